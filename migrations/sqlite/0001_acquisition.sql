@@ -1,0 +1,36 @@
+-- One row per archive image. Times are ISO 8601 text; mtime is nanoseconds since the epoch.
+CREATE TABLE acquisition (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash TEXT,
+    format TEXT,
+    vendor TEXT NOT NULL DEFAULT 'unknown',
+    instrument TEXT,
+    serial TEXT,
+    modality TEXT,
+    detector TEXT,
+    acquired_at TEXT,
+    acquired_at_source TEXT,
+    magnification REAL,
+    pixel_size_nm REAL,
+    kv REAL,
+    wd_mm REAL,
+    width INTEGER,
+    height INTEGER,
+    bit_depth INTEGER,
+    databar_rows INTEGER,
+    databar_source TEXT,
+    operator TEXT,
+    user_name TEXT,
+    project TEXT,
+    state TEXT NOT NULL,
+    error TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    UNIQUE (root, path)
+);
+CREATE INDEX acquisition_hash ON acquisition (content_hash);
+CREATE INDEX acquisition_state ON acquisition (state);

@@ -1,0 +1,251 @@
+//! Command line: parses (clap derive; a doc comment is the help text), opens
+//! the store and profile, calls one stage, prints a table or `--json`, and
+//! picks the exit code: 0 done, 2 error (bad arguments, profile or store; a
+//! missing archive root). Item failures (an unreadable file) do not change the
+//! exit code: they are recorded on their rows and counted in the summary.
+
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use emtrace::archive::{self, ScanOptions};
+use emtrace::bench;
+use emtrace::config::{Profile, TEMPLATE};
+use emtrace::store::{Store, DEFAULT_DB};
+
+/// emtrace: which of a facility's microscope acquisitions were published.
+#[derive(Debug, Parser)]
+#[command(name = "emtrace", version, about)]
+struct Cli {
+    /// Database: a file path or sqlite://… for SQLite, postgres://… for PostgreSQL.
+    /// Also read from EMTRACE_DB or DATABASE_URL. [default: emtrace.db]
+    #[arg(long, global = true)]
+    db: Option<String>,
+    /// Facility profile (TOML; `emtrace init` writes one). [default: ./emtrace.toml when present]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Print JSON (one object per line) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output on stderr (-v info, -vv debug). [default: warnings only]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No progress bars and only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented facility profile to start from.
+    Init {
+        /// Where to write it. [default: emtrace.toml]
+        #[arg(default_value = "emtrace.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The facility's image archive.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Benchmarks that print their own figures and a reference's.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchiveCommand {
+    /// Index the images under the given directories (default: the profile's archive_roots).
+    /// Incremental: unchanged files are skipped, moved files keep their record,
+    /// deleted files are marked gone.
+    Scan {
+        /// Archive roots.
+        dirs: Vec<PathBuf>,
+    },
+    /// List the acquisitions (with --json, one object per line).
+    List {
+        /// Only rows in this state: present, gone or unreadable.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Images per year × modality, instrument, detector, user and project, and
+    /// the field-of-view distribution.
+    Stats {
+        /// Print CSV (table,key,key2,images) instead of tables.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Scan throughput on a synthetic archive built from real files, against a
+    /// reference reader (exiftool, Python tifffile) in the same run.
+    Scan(bench::ScanBenchOptions),
+}
+
+/// Runs the command line and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EMTRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("emtrace={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn db_url(cli: &Cli) -> String {
+    cli.db
+        .clone()
+        .or_else(|| std::env::var("EMTRACE_DB").ok())
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| DEFAULT_DB.to_string())
+}
+
+fn profile(cli: &Cli) -> Result<Profile> {
+    match &cli.config {
+        Some(p) => Ok(Profile::load(p)?),
+        None if std::path::Path::new("emtrace.toml").exists() => {
+            Ok(Profile::load("emtrace.toml".as_ref())?)
+        }
+        None => Ok(Profile::default()),
+    }
+}
+
+async fn open_store(cli: &Cli) -> Result<Store> {
+    let url = db_url(cli);
+    Store::open(&url)
+        .await
+        .with_context(|| format!("opening store {url}"))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &cli.command {
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                bail!("{} exists; use --force to overwrite", path.display());
+            }
+            std::fs::write(path, TEMPLATE)
+                .with_context(|| format!("writing {}", path.display()))?;
+            if cli.json {
+                writeln!(out, "{}", serde_json::json!({ "written": path }))?;
+            } else {
+                writeln!(
+                    out,
+                    "wrote {}: edit it, then run `emtrace --config {} archive scan`",
+                    path.display(),
+                    path.display()
+                )?;
+            }
+        }
+        Command::Archive(ArchiveCommand::Scan { dirs }) => {
+            let profile = profile(&cli)?;
+            let roots = if dirs.is_empty() {
+                profile.archive_roots.clone()
+            } else {
+                dirs.clone()
+            };
+            if roots.is_empty() {
+                bail!("no archive directory given and the profile lists no archive_roots");
+            }
+            let store = open_store(&cli).await?;
+            let opts = ScanOptions {
+                roots,
+                rules: profile.path_rules()?,
+                progress: !cli.quiet && !cli.json,
+            };
+            let summary = archive::scan(&store, &opts).await?;
+            store.close().await;
+            if cli.json {
+                serde_json::to_writer(&mut out, &summary)?;
+                writeln!(out)?;
+            } else {
+                output::scan_summary(&mut out, &summary)?;
+            }
+        }
+        Command::Archive(ArchiveCommand::List { state }) => {
+            if let Some(s) = state {
+                if archive::AcqState::parse(s).is_none() {
+                    bail!("unknown state {s:?}: use present, gone or unreadable");
+                }
+            }
+            let store = open_store(&cli).await?;
+            let rows: Vec<_> = store
+                .acquisitions()
+                .await?
+                .into_iter()
+                .filter(|r| state.as_ref().is_none_or(|s| &r.state == s))
+                .collect();
+            if cli.json {
+                for r in &rows {
+                    serde_json::to_writer(&mut out, r)?;
+                    writeln!(out)?;
+                }
+            } else {
+                output::acquisitions(&mut out, &rows)?;
+            }
+        }
+        Command::Archive(ArchiveCommand::Stats { csv }) => {
+            let store = open_store(&cli).await?;
+            let stats = archive::stats::compute(&store.acquisitions().await?);
+            if cli.json {
+                serde_json::to_writer(&mut out, &stats)?;
+                writeln!(out)?;
+            } else if *csv {
+                output::stats_csv(&mut out, &stats)?;
+            } else {
+                output::stats(&mut out, &stats)?;
+            }
+        }
+        Command::Bench(BenchCommand::Scan(opts)) => {
+            let report = bench::scan(opts, !cli.quiet && !cli.json).await?;
+            if cli.json {
+                serde_json::to_writer(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                bench::print_scan(&mut out, &report)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

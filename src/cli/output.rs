@@ -1,0 +1,181 @@
+//! Terminal tables and CSV for the commands' results.
+
+use std::io::{self, Write};
+
+use emtrace::archive::stats::Stats;
+use emtrace::archive::ScanSummary;
+use emtrace::store::acquisition::Acquisition;
+
+/// Prints rows under headers, columns padded to their widest cell.
+pub fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = *w))
+            .collect();
+        writeln!(out, "{}", parts.join("  ").trim_end())
+    };
+    line(out, &mut headers.iter().copied())?;
+    for r in rows {
+        line(out, &mut r.iter().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
+        None => "-".into(),
+    }
+}
+
+/// The scan summary.
+pub fn scan_summary(out: &mut impl Write, s: &ScanSummary) -> io::Result<()> {
+    writeln!(out, "scanned {}", s.roots.join(", "))?;
+    writeln!(
+        out,
+        "{} images: {} new, {} changed, {} moved, {} unchanged, {} gone, {} unreadable ({:.1} s, {:.0} files/s)",
+        s.seen, s.new, s.updated, s.moved, s.unchanged, s.gone, s.unreadable, s.seconds, s.files_per_second
+    )?;
+    for e in &s.errors {
+        writeln!(out, "  unreadable: {}: {}", e.path, e.error)?;
+    }
+    Ok(())
+}
+
+/// The acquisition list.
+pub fn acquisitions(out: &mut impl Write, rows: &[Acquisition]) -> io::Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.path.clone(),
+                r.instrument.clone().unwrap_or_else(|| r.vendor.clone()),
+                opt(&r.modality),
+                opt(&r.detector),
+                opt(&r.acquired_at),
+                num(r.pixel_size_nm),
+                num(r.magnification),
+                match (r.width, r.height) {
+                    (Some(w), Some(h)) => format!("{w}×{h}"),
+                    _ => "-".into(),
+                },
+                opt(&r.databar_rows),
+                opt(&r.user_name),
+                r.state.clone(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "path",
+            "instrument",
+            "mod",
+            "detector",
+            "acquired",
+            "nm/px",
+            "mag",
+            "size",
+            "bar",
+            "user",
+            "state",
+        ],
+        &cells,
+    )
+}
+
+/// The statistics as terminal tables.
+pub fn stats(out: &mut impl Write, s: &Stats) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} images on disk ({} unreadable), {} gone\n",
+        s.images, s.unreadable, s.gone
+    )?;
+    let pair = |v: &[emtrace::archive::stats::Pair]| {
+        v.iter()
+            .map(|p| vec![p.a.clone(), p.b.clone(), p.images.to_string()])
+            .collect::<Vec<_>>()
+    };
+    let count = |v: &[emtrace::archive::stats::Count]| {
+        v.iter()
+            .map(|c| vec![c.key.clone(), c.images.to_string()])
+            .collect::<Vec<_>>()
+    };
+    table(
+        out,
+        &["year", "modality", "images"],
+        &pair(&s.by_year_modality),
+    )?;
+    writeln!(out)?;
+    table(out, &["instrument", "images"], &count(&s.by_instrument))?;
+    writeln!(out)?;
+    table(out, &["detector", "images"], &count(&s.by_detector))?;
+    writeln!(out)?;
+    table(
+        out,
+        &["user", "project", "images"],
+        &pair(&s.by_user_project),
+    )?;
+    writeln!(out)?;
+    table(
+        out,
+        &["scale bar (10% of FOV)", "images"],
+        &count(&s.scale_bar),
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The statistics as one CSV: table, key, key2, images.
+pub fn stats_csv(out: &mut impl Write, s: &Stats) -> io::Result<()> {
+    writeln!(out, "table,key,key2,images")?;
+    for p in &s.by_year_modality {
+        writeln!(
+            out,
+            "year_modality,{},{},{}",
+            csv_field(&p.a),
+            csv_field(&p.b),
+            p.images
+        )?;
+    }
+    for (name, v) in [
+        ("instrument", &s.by_instrument),
+        ("detector", &s.by_detector),
+        ("scale_bar", &s.scale_bar),
+    ] {
+        for c in v {
+            writeln!(out, "{name},{},,{}", csv_field(&c.key), c.images)?;
+        }
+    }
+    for p in &s.by_user_project {
+        writeln!(
+            out,
+            "user_project,{},{},{}",
+            csv_field(&p.a),
+            csv_field(&p.b),
+            p.images
+        )?;
+    }
+    Ok(())
+}
