@@ -341,7 +341,7 @@ impl Tiff {
             }
             for v in values.iter_mut() {
                 let i = (v.max(0.0) as usize).min(entries - 1);
-                *v = ((map[i] + map[entries + i] + map[2 * entries + i]) / 3 >> 8) as f64;
+                *v = (((map[i] + map[entries + i] + map[2 * entries + i]) / 3) >> 8) as f64;
             }
         } else if bits > 8 || format != 1 {
             // Wide or signed samples: stretch their own range to 0..255.
