@@ -60,12 +60,7 @@ pub struct ScanBenchReport {
 }
 
 fn timing(name: &str, seconds: f64, files: usize) -> Timing {
-    Timing {
-        name: name.into(),
-        seconds: Some(seconds),
-        files_per_second: Some(files as f64 / seconds),
-        note: None,
-    }
+    Timing { name: name.into(), seconds: Some(seconds), files_per_second: Some(files as f64 / seconds), note: None }
 }
 
 /// Real 1024×768 8-bit TIFFs under `source` that emtrace reads cleanly.
@@ -73,11 +68,7 @@ fn sources(source: &Path) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(source).sort_by_file_name() {
         let entry = entry?;
-        let is_tif = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("tif"));
+        let is_tif = entry.path().extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tif"));
         if !is_tif {
             continue;
         }
@@ -95,10 +86,7 @@ fn sources(source: &Path) -> Result<Vec<Vec<u8>>> {
 /// A copy of `bytes` whose pixels carry `n` in a few bytes of the second row.
 fn unique_copy(bytes: &[u8], n: usize) -> Vec<u8> {
     let mut copy = bytes.to_vec();
-    if let Some(off) = Tiff::parse(bytes)
-        .ok()
-        .and_then(|t| t.uint(tag::STRIP_OFFSETS))
-    {
+    if let Some(off) = Tiff::parse(bytes).ok().and_then(|t| t.uint(tag::STRIP_OFFSETS)) {
         let at = off as usize + 1024 + 100;
         if let Some(slot) = copy.get_mut(at..at + 8) {
             slot.copy_from_slice(&(n as u64).to_le_bytes());
@@ -115,20 +103,11 @@ fn reference(name: &str, cmd: &mut Command, files: usize) -> Timing {
             name: name.into(),
             seconds: None,
             files_per_second: None,
-            note: Some(format!(
-                "failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            )),
+            note: Some(format!("failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""))),
         },
-        Err(e) => Timing {
-            name: name.into(),
-            seconds: None,
-            files_per_second: None,
-            note: Some(format!("not run: {e}")),
-        },
+        Err(e) => {
+            Timing { name: name.into(), seconds: None, files_per_second: None, note: Some(format!("not run: {e}")) }
+        }
     }
 }
 
@@ -146,20 +125,13 @@ print(n)
 
 /// Runs `bench scan`.
 pub async fn scan(opts: &ScanBenchOptions, progress: bool) -> Result<ScanBenchReport> {
-    let srcs =
-        sources(&opts.source).with_context(|| format!("reading {}", opts.source.display()))?;
+    let srcs = sources(&opts.source).with_context(|| format!("reading {}", opts.source.display()))?;
     if srcs.is_empty() {
-        bail!(
-            "no 1024×768 8-bit TIFFs under {} (is ../shared/data present?)",
-            opts.source.display()
-        );
+        bail!("no 1024×768 8-bit TIFFs under {} (is ../shared/data present?)", opts.source.display());
     }
     let (work, remove) = match &opts.dir {
         Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("emtrace-bench-{}", std::process::id())),
-            true,
-        ),
+        None => (std::env::temp_dir().join(format!("emtrace-bench-{}", std::process::id())), true),
     };
     let archive_dir = work.join("archive");
     if archive_dir.exists() {
@@ -167,12 +139,7 @@ pub async fn scan(opts: &ScanBenchOptions, progress: bool) -> Result<ScanBenchRe
     }
     let mut bytes = 0u64;
     for i in 0..opts.files {
-        let dir = archive_dir.join(format!(
-            "user{:02}/{}/project{}",
-            i % 20,
-            2015 + i % 10,
-            i % 7
-        ));
+        let dir = archive_dir.join(format!("user{:02}/{}/project{}", i % 20, 2015 + i % 10, i % 7));
         std::fs::create_dir_all(&dir)?;
         let data = unique_copy(&srcs[i % srcs.len()], i);
         bytes += data.len() as u64;
@@ -183,11 +150,7 @@ pub async fn scan(opts: &ScanBenchOptions, progress: bool) -> Result<ScanBenchRe
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let store = Store::open(&db.display().to_string()).await?;
-    let scan_opts = ScanOptions {
-        roots: vec![archive_dir.clone()],
-        rules: PathRules::default(),
-        progress,
-    };
+    let scan_opts = ScanOptions { roots: vec![archive_dir.clone()], rules: PathRules::default(), progress };
     let first = archive::scan(&store, &scan_opts).await?;
     if first.new as usize != opts.files {
         bail!("scan recorded {} of {} files", first.new, opts.files);
@@ -195,36 +158,23 @@ pub async fn scan(opts: &ScanBenchOptions, progress: bool) -> Result<ScanBenchRe
     let again = archive::scan(&store, &scan_opts).await?;
     store.close().await;
     let mut runs = vec![
-        timing(
-            "emtrace archive scan (metadata + data bar + blake3 + store)",
-            first.seconds,
-            opts.files,
-        ),
+        timing("emtrace archive scan (metadata + data bar + blake3 + store)", first.seconds, opts.files),
         timing("emtrace rescan, nothing changed", again.seconds, opts.files),
     ];
     let refs = vec![
         reference(
             "exiftool -j -r (tags only)",
-            Command::new("exiftool")
-                .arg("-j")
-                .arg("-r")
-                .arg("-q")
-                .arg(&archive_dir),
+            Command::new("exiftool").arg("-j").arg("-r").arg("-q").arg(&archive_dir),
             opts.files,
         ),
         reference(
             "python tifffile (tags only)",
-            Command::new("python3")
-                .arg("-c")
-                .arg(TIFFFILE_READER)
-                .arg(&archive_dir),
+            Command::new("python3").arg("-c").arg(TIFFFILE_READER).arg(&archive_dir),
             opts.files,
         ),
     ];
-    let best_ref = refs
-        .iter()
-        .filter_map(|r| r.files_per_second)
-        .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
+    let best_ref =
+        refs.iter().filter_map(|r| r.files_per_second).fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
     runs.extend(refs);
     if remove {
         let _ = std::fs::remove_dir_all(&work);
@@ -250,19 +200,11 @@ pub fn print_scan(out: &mut impl std::io::Write, r: &ScanBenchReport) -> std::io
     for t in &r.runs {
         match (t.seconds, t.files_per_second) {
             (Some(s), Some(f)) => writeln!(out, "{:<62} {:>8.2} s {:>10.0} files/s", t.name, s, f)?,
-            _ => writeln!(
-                out,
-                "{:<62} {}",
-                t.name,
-                t.note.as_deref().unwrap_or("not run")
-            )?,
+            _ => writeln!(out, "{:<62} {}", t.name, t.note.as_deref().unwrap_or("not run"))?,
         }
     }
     match r.speedup_over_reference {
         Some(x) => writeln!(out, "emtrace first scan vs fastest reference: {x:.1}×"),
-        None => writeln!(
-            out,
-            "no reference ran (install exiftool or python3-tifffile: .ci/bench-deps)"
-        ),
+        None => writeln!(out, "no reference ran (install exiftool or python3-tifffile: .ci/bench-deps)"),
     }
 }

@@ -114,9 +114,7 @@ pub struct Schedule {
 
 impl Default for Schedule {
     fn default() -> Self {
-        Schedule {
-            cron: Schedule::default_cron(),
-        }
+        Schedule { cron: Schedule::default_cron() }
     }
 }
 
@@ -129,14 +127,9 @@ impl Schedule {
 impl Profile {
     /// Reads and checks a profile.
     pub fn load(path: &Path) -> Result<Profile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let mut profile: Profile = toml::from_str(&text).map_err(|source| ConfigError::Toml {
-            path: path.into(),
-            source: Box::new(source),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        let mut profile: Profile = toml::from_str(&text)
+            .map_err(|source| ConfigError::Toml { path: path.into(), source: Box::new(source) })?;
         profile.path_rules()?;
         // Relative archive roots are relative to the profile's folder.
         let base = path.parent().unwrap_or(Path::new("."));
@@ -154,10 +147,8 @@ impl Profile {
             .path_rules
             .iter()
             .map(|r| {
-                Regex::new(&r.pattern).map_err(|source| ConfigError::Rule {
-                    pattern: r.pattern.clone(),
-                    source: Box::new(source),
-                })
+                Regex::new(&r.pattern)
+                    .map_err(|source| ConfigError::Rule { pattern: r.pattern.clone(), source: Box::new(source) })
             })
             .collect::<Result<_, _>>()?;
         Ok(PathRules(rules))
@@ -182,15 +173,8 @@ impl PathRules {
     pub fn owner(&self, rel: &str) -> PathOwner {
         for re in &self.0 {
             if let Some(c) = re.captures(rel) {
-                let group = |name: &str| {
-                    c.name(name)
-                        .map(|m| m.as_str().to_string())
-                        .filter(|s| !s.is_empty())
-                };
-                return PathOwner {
-                    user: group("user"),
-                    project: group("project"),
-                };
+                let group = |name: &str| c.name(name).map(|m| m.as_str().to_string()).filter(|s| !s.is_empty());
+                return PathOwner { user: group("user"), project: group("project") };
             }
         }
         PathOwner::default()

@@ -76,16 +76,12 @@ impl AcqState {
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<AcqState> {
-        [AcqState::Present, AcqState::Gone, AcqState::Unreadable]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [AcqState::Present, AcqState::Gone, AcqState::Unreadable].into_iter().find(|st| st.as_str() == s)
     }
 }
 
 /// File name extensions that are scanned as images (case-insensitive).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "tif", "tiff", "dm3", "dm4", "png", "jpg", "jpeg", "bmp", "gif",
-];
+pub const IMAGE_EXTENSIONS: &[&str] = &["tif", "tiff", "dm3", "dm4", "png", "jpg", "jpeg", "bmp", "gif"];
 
 #[cfg(test)]
 mod tests {

@@ -98,9 +98,7 @@ pub struct Reading {
 /// in the [`Reading`].
 pub fn read(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError> {
     match bytes.get(..4) {
-        Some(b"II*\0") | Some(b"MM\0*") | Some(b"II+\0") | Some(b"MM\0+") => {
-            read_tiff(bytes, sidecars)
-        }
+        Some(b"II*\0") | Some(b"MM\0*") | Some(b"II+\0") | Some(b"MM\0+") => read_tiff(bytes, sidecars),
         Some([0, 0, 0, 3]) => read_dm(bytes, Format::Dm3),
         Some([0, 0, 0, 4]) => read_dm(bytes, Format::Dm4),
         _ => read_raster(bytes, sidecars),
@@ -126,9 +124,7 @@ fn sidecar_meta(sidecars: &Sidecars, warnings: &mut Vec<String>) -> Option<Meta>
 
 fn read_tiff(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError> {
     let t = Tiff::parse(bytes)?;
-    let (width, height) = t
-        .dimensions()
-        .ok_or_else(|| ArchiveError::Corrupt("TIFF without dimensions".into()))?;
+    let (width, height) = t.dimensions().ok_or_else(|| ArchiveError::Corrupt("TIFF without dimensions".into()))?;
     let mut warnings = Vec::new();
     let description = t.ascii(tag::IMAGE_DESCRIPTION);
     let meta = if let Some(b) = t.bytes(tag::ZEISS_SEM) {
@@ -137,13 +133,10 @@ fn read_tiff(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError>
         fei::read(b)
     } else if let Some(b) = t.bytes(tag::TESCAN) {
         tescan::read_tag(b)
-    } else if let Some(m) = description.as_deref().and_then(|d| {
-        jeol::read_sightx(
-            d,
-            t.ascii(tag::MAKE).as_deref(),
-            t.ascii(tag::MODEL).as_deref(),
-        )
-    }) {
+    } else if let Some(m) = description
+        .as_deref()
+        .and_then(|d| jeol::read_sightx(d, t.ascii(tag::MAKE).as_deref(), t.ascii(tag::MODEL).as_deref()))
+    {
         m
     } else if let Some(m) = sidecar_meta(sidecars, &mut warnings) {
         m
@@ -152,15 +145,7 @@ fn read_tiff(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError>
     };
     let bit_depth = t.uint(tag::BITS_PER_SAMPLE).map(|b| b as u32);
     let pixels = t.gray8(bytes);
-    finish(
-        Format::Tiff,
-        meta,
-        width,
-        height,
-        bit_depth,
-        Some(pixels),
-        warnings,
-    )
+    finish(Format::Tiff, meta, width, height, bit_depth, Some(pixels), warnings)
 }
 
 /// Instrument from the baseline Make / Model tags, date from DateTime.
@@ -190,26 +175,16 @@ fn read_raster(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveErro
         .with_guessed_format()
         .map_err(|e| ArchiveError::Decode(e.to_string()))?;
     if reader.format().is_none() {
-        return Err(ArchiveError::Unsupported(
-            "not an image format emtrace reads".into(),
-        ));
+        return Err(ArchiveError::Unsupported("not an image format emtrace reads".into()));
     }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| ArchiveError::Decode(e.to_string()))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| ArchiveError::Decode(e.to_string()))?;
     let mut warnings = Vec::new();
     let meta = sidecar_meta(sidecars, &mut warnings).unwrap_or_else(|| Meta::new(Vendor::Unknown));
     let pixels = if w as u64 * h as u64 > MAX_PIXELS {
-        Err(ArchiveError::TooLarge(format!(
-            "{w}×{h} pixels exceeds the limit of {MAX_PIXELS}"
-        )))
+        Err(ArchiveError::TooLarge(format!("{w}×{h} pixels exceeds the limit of {MAX_PIXELS}")))
     } else {
         image::load_from_memory(bytes)
-            .map(|img| Gray8 {
-                width: w,
-                height: h,
-                pixels: img.to_luma8().into_raw(),
-            })
+            .map(|img| Gray8 { width: w, height: h, pixels: img.to_luma8().into_raw() })
             .map_err(|e| ArchiveError::Decode(e.to_string()))
     };
     finish(Format::Raster, meta, w, h, Some(8), Some(pixels), warnings)
@@ -225,18 +200,14 @@ fn finish(
     warnings: Vec<String>,
 ) -> Result<Reading, ArchiveError> {
     if meta.modality.is_none() {
-        meta.modality = meta
-            .detector
-            .as_deref()
-            .map(|d| Modality::refine(Modality::Sem, Some(d)))
-            .filter(|m| *m == Modality::Stem);
+        meta.modality =
+            meta.detector.as_deref().map(|d| Modality::refine(Modality::Sem, Some(d))).filter(|m| *m == Modality::Stem);
     }
     let pixel_size_nm = meta.pixel_size_for(width);
-    let (mut databar_rows, mut databar_source) =
-        match meta.databar_rows.filter(|r| *r > 0 && *r < height) {
-            Some(r) => (Some(r), Some(DatabarSource::Metadata)),
-            None => (None, None),
-        };
+    let (mut databar_rows, mut databar_source) = match meta.databar_rows.filter(|r| *r > 0 && *r < height) {
+        Some(r) => (Some(r), Some(DatabarSource::Metadata)),
+        None => (None, None),
+    };
     let pixel_error = match &pixels {
         None => None,
         Some(Ok(g)) => {

@@ -19,7 +19,7 @@ use super::{AcqState, ArchiveError, IMAGE_EXTENSIONS};
 use crate::config::PathRules;
 use crate::store::acquisition::{Fields, Known, Write};
 use crate::store::ids::AcquisitionId;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Files read and written per transaction.
 const BATCH: usize = 256;
@@ -92,36 +92,21 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
     let started = Instant::now();
     let mut roots = Vec::new();
     for r in &opts.roots {
-        let abs =
-            std::fs::canonicalize(r).map_err(|_| ArchiveError::Root(r.display().to_string()))?;
+        let abs = std::fs::canonicalize(r).map_err(|_| ArchiveError::Root(r.display().to_string()))?;
         if !abs.is_dir() {
             return Err(ArchiveError::Root(r.display().to_string()));
         }
         roots.push(abs);
     }
-    let root_names: Vec<String> = roots
-        .iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let root_names: Vec<String> = roots.iter().map(|r| r.to_string_lossy().into_owned()).collect();
     let walk_roots = roots.clone();
-    let found = tokio::task::spawn_blocking(move || walk(&walk_roots))
-        .await
-        .expect("walk does not panic");
+    let found = tokio::task::spawn_blocking(move || walk(&walk_roots)).await.expect("walk does not panic");
     let known = store.known_acquisitions(&root_names).await?;
 
-    let mut summary = ScanSummary {
-        roots: root_names,
-        seen: found.len() as u64,
-        ..Default::default()
-    };
-    let by_path: HashMap<(String, String), Known> = known
-        .into_iter()
-        .map(|k| ((k.root.clone(), k.path.clone()), k))
-        .collect();
-    let found_paths: HashSet<(String, String)> = found
-        .iter()
-        .map(|f| (f.root.clone(), f.rel.clone()))
-        .collect();
+    let mut summary = ScanSummary { roots: root_names, seen: found.len() as u64, ..Default::default() };
+    let by_path: HashMap<(String, String), Known> =
+        known.into_iter().map(|k| ((k.root.clone(), k.path.clone()), k)).collect();
+    let found_paths: HashSet<(String, String)> = found.iter().map(|f| (f.root.clone(), f.rel.clone())).collect();
     // Rows whose file vanished: candidates for a move, else gone.
     let mut vanished: HashMap<String, Vec<AcquisitionId>> = HashMap::new();
     let mut vanished_ids = Vec::new();
@@ -136,53 +121,45 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
     let todo: Vec<(Found, Option<AcquisitionId>)> = found
         .into_iter()
         .filter_map(|f| match by_path.get(&(f.root.clone(), f.rel.clone())) {
-            Some(k)
-                if k.size == f.size
-                    && k.mtime_ns == f.mtime_ns
-                    && k.state != AcqState::Gone.as_str() =>
-            {
-                None
-            }
+            Some(k) if k.size == f.size && k.mtime_ns == f.mtime_ns && k.state != AcqState::Gone.as_str() => None,
             Some(k) => Some((f, Some(k.id))),
             None => Some((f, None)),
         })
         .collect();
     summary.unchanged = summary.seen - todo.len() as u64;
-    info!(
-        seen = summary.seen,
-        to_read = todo.len(),
-        "archive walk done"
-    );
+    info!(seen = summary.seen, to_read = todo.len(), "archive walk done");
 
-    let bar = if opts.progress {
-        ProgressBar::new(todo.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {wide_bar} {pos}/{len} files, {per_sec}, eta {eta}",
-        )
-        .expect("static template"),
+        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} files, {per_sec}, eta {eta}")
+            .expect("static template"),
     );
     let mut moved_ids = HashSet::new();
+    // Batches are written by their own task, so reading goes on while one is stored.
+    let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<Write>>(2);
+    let writer_store = store.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(writes) = to_write.recv().await {
+            writer_store.write_acquisitions(&writes).await?;
+        }
+        Ok::<(), StoreError>(())
+    });
     for chunk in todo.chunks(BATCH) {
         let chunk = chunk.to_vec();
         let rules = opts.rules.clone();
         let read_bar = bar.clone();
-        let results: Vec<(Found, Option<AcquisitionId>, Fields)> =
-            tokio::task::spawn_blocking(move || {
-                chunk
-                    .into_par_iter()
-                    .map(|(f, id)| {
-                        let fields = read_one(&f, &rules);
-                        read_bar.inc(1);
-                        (f, id, fields)
-                    })
-                    .collect()
-            })
-            .await
-            .expect("reading does not panic");
+        let results: Vec<(Found, Option<AcquisitionId>, Fields)> = tokio::task::spawn_blocking(move || {
+            chunk
+                .into_par_iter()
+                .map(|(f, id)| {
+                    let fields = read_one(&f, &rules);
+                    read_bar.inc(1);
+                    (f, id, fields)
+                })
+                .collect()
+        })
+        .await
+        .expect("reading does not panic");
         let mut writes = Vec::with_capacity(results.len());
         for (f, id, fields) in results {
             summary.bytes_read += f.size as u64;
@@ -190,11 +167,7 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
                 summary.unreadable += 1;
                 let error = fields.error.clone().unwrap_or_default();
                 warn!(root = %f.root, path = %f.rel, %error, "unreadable");
-                summary.errors.push(ItemError {
-                    root: f.root.clone(),
-                    path: f.rel.clone(),
-                    error,
-                });
+                summary.errors.push(ItemError { root: f.root.clone(), path: f.rel.clone(), error });
             }
             match id {
                 Some(id) => {
@@ -202,11 +175,8 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
                     writes.push(Write::Update(id, fields));
                 }
                 None => {
-                    let moved = fields
-                        .content_hash
-                        .as_ref()
-                        .and_then(|h| vanished.get_mut(h))
-                        .and_then(|ids| ids.pop());
+                    let moved =
+                        fields.content_hash.as_ref().and_then(|h| vanished.get_mut(h)).and_then(|ids| ids.pop());
                     match moved {
                         Some(id) => {
                             debug!(path = %f.rel, id = %id, "moved");
@@ -222,22 +192,19 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
                 }
             }
         }
-        store.write_acquisitions(&writes).await?;
+        if batches.send(writes).await.is_err() {
+            break; // the writer stopped on an error, returned below
+        }
     }
+    drop(batches);
+    writer.await.expect("the writer task does not panic")?;
     bar.finish_and_clear();
-    let gone: Vec<AcquisitionId> = vanished_ids
-        .into_iter()
-        .filter(|id| !moved_ids.contains(id))
-        .collect();
+    let gone: Vec<AcquisitionId> = vanished_ids.into_iter().filter(|id| !moved_ids.contains(id)).collect();
     summary.gone = gone.len() as u64;
     store.mark_gone(&gone).await?;
     summary.seconds = started.elapsed().as_secs_f64();
     let read_count = summary.new + summary.updated + summary.moved;
-    summary.files_per_second = if summary.seconds > 0.0 {
-        read_count as f64 / summary.seconds
-    } else {
-        0.0
-    };
+    summary.files_per_second = if summary.seconds > 0.0 { read_count as f64 / summary.seconds } else { 0.0 };
     info!(
         new = summary.new,
         updated = summary.updated,
@@ -260,12 +227,8 @@ fn walk(roots: &[PathBuf]) -> Vec<Found> {
     let out = Mutex::new(Vec::new());
     for root in roots {
         let root_name = root.to_string_lossy().into_owned();
-        ignore::WalkBuilder::new(root)
-            .standard_filters(false)
-            .hidden(true)
-            .follow_links(false)
-            .build_parallel()
-            .run(|| {
+        ignore::WalkBuilder::new(root).standard_filters(false).hidden(true).follow_links(false).build_parallel().run(
+            || {
                 let out = &out;
                 let root_name = root_name.clone();
                 Box::new(move |entry| {
@@ -301,7 +264,8 @@ fn walk(roots: &[PathBuf]) -> Vec<Found> {
                     out.lock().expect("walk lock is never poisoned").push(found);
                     ignore::WalkState::Continue
                 })
-            });
+            },
+        );
     }
     let mut v = out.into_inner().expect("walk lock is never poisoned");
     v.sort_by(|a, b| (&a.root, &a.rel).cmp(&(&b.root, &b.rel)));
@@ -314,24 +278,12 @@ fn sidecars(image: &Path) -> Sidecars {
         return Sidecars::default();
     };
     let stem = stem.to_string_lossy();
-    let ext = image
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let first = |names: &[String]| {
-        names.iter().find_map(|n| {
-            std::fs::read(dir.join(n))
-                .ok()
-                .filter(|b| b.len() < 1 << 20)
-        })
-    };
+    let ext = image.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let first =
+        |names: &[String]| names.iter().find_map(|n| std::fs::read(dir.join(n)).ok().filter(|b| b.len() < 1 << 20));
     Sidecars {
         txt: first(&[format!("{stem}.txt"), format!("{stem}.TXT")]),
-        hdr: first(&[
-            format!("{stem}.hdr"),
-            format!("{stem}-{ext}.hdr"),
-            format!("{stem}.HDR"),
-        ]),
+        hdr: first(&[format!("{stem}.hdr"), format!("{stem}-{ext}.hdr"), format!("{stem}.HDR")]),
     }
 }
 
@@ -349,10 +301,7 @@ fn read_one(f: &Found, rules: &PathRules) -> Fields {
         ..Default::default()
     };
     if f.size as u64 > MAX_FILE_BYTES {
-        fields.error = Some(format!(
-            "file of {} bytes exceeds the limit of {MAX_FILE_BYTES}",
-            f.size
-        ));
+        fields.error = Some(format!("file of {} bytes exceeds the limit of {MAX_FILE_BYTES}", f.size));
         return fields;
     }
     let bytes = match std::fs::read(&f.abs) {
@@ -405,11 +354,5 @@ fn apply(fields: &mut Fields, r: &Reading) {
         problems.insert(0, format!("pixels: {e}"));
     }
     fields.error = (!problems.is_empty()).then(|| problems.join("; "));
-    fields.state = if r.pixel_error.is_some() {
-        AcqState::Unreadable
-    } else {
-        AcqState::Present
-    }
-    .as_str()
-    .into();
+    fields.state = if r.pixel_error.is_some() { AcqState::Unreadable } else { AcqState::Present }.as_str().into();
 }

@@ -54,24 +54,13 @@ pub struct Stats {
 
 const UNKNOWN: &str = "(unknown)";
 /// Order-of-magnitude buckets for the scale bar, in nm.
-const BUCKETS: [(f64, &str); 7] = [
-    (1.0, "1 nm"),
-    (10.0, "10 nm"),
-    (100.0, "100 nm"),
-    (1e3, "1 µm"),
-    (1e4, "10 µm"),
-    (1e5, "100 µm"),
-    (1e6, "1 mm"),
-];
+const BUCKETS: [(f64, &str); 7] =
+    [(1.0, "1 nm"), (10.0, "10 nm"), (100.0, "100 nm"), (1e3, "1 µm"), (1e4, "10 µm"), (1e5, "100 µm"), (1e6, "1 mm")];
 
 /// The bucket of a scale bar of `nm`: the largest power of ten not above it,
 /// clamped to 1 nm … 1 mm.
 pub fn scale_bar_bucket(nm: f64) -> &'static str {
-    BUCKETS
-        .iter()
-        .rev()
-        .find(|(v, _)| nm >= *v)
-        .map_or(BUCKETS[0].1, |(_, l)| l)
+    BUCKETS.iter().rev().find(|(v, _)| nm >= *v).map_or(BUCKETS[0].1, |(_, l)| l)
 }
 
 fn key(s: Option<&str>) -> String {
@@ -79,29 +68,19 @@ fn key(s: Option<&str>) -> String {
 }
 
 fn counts(m: BTreeMap<String, u64>) -> Vec<Count> {
-    let mut v: Vec<Count> = m
-        .into_iter()
-        .map(|(key, images)| Count { key, images })
-        .collect();
+    let mut v: Vec<Count> = m.into_iter().map(|(key, images)| Count { key, images }).collect();
     v.sort_by(|x, y| y.images.cmp(&x.images).then(x.key.cmp(&y.key)));
     v
 }
 
 fn pairs(m: BTreeMap<(String, String), u64>) -> Vec<Pair> {
-    m.into_iter()
-        .map(|((a, b), images)| Pair { a, b, images })
-        .collect()
+    m.into_iter().map(|((a, b), images)| Pair { a, b, images }).collect()
 }
 
 /// Computes the statistics.
 pub fn compute(rows: &[Acquisition]) -> Stats {
     let mut s = Stats::default();
-    let (mut ym, mut inst, mut det, mut up) = (
-        BTreeMap::new(),
-        BTreeMap::new(),
-        BTreeMap::new(),
-        BTreeMap::new(),
-    );
+    let (mut ym, mut inst, mut det, mut up) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let mut bars: BTreeMap<usize, u64> = BTreeMap::new();
     for r in rows {
         if r.state == AcqState::Gone.as_str() {
@@ -112,17 +91,11 @@ pub fn compute(rows: &[Acquisition]) -> Stats {
         if r.state == AcqState::Unreadable.as_str() {
             s.unreadable += 1;
         }
-        let year = r
-            .acquired_at
-            .as_deref()
-            .and_then(|t| t.get(..4))
-            .map(str::to_string);
-        *ym.entry((key(year.as_deref()), key(r.modality.as_deref())))
-            .or_insert(0) += 1;
+        let year = r.acquired_at.as_deref().and_then(|t| t.get(..4)).map(str::to_string);
+        *ym.entry((key(year.as_deref()), key(r.modality.as_deref()))).or_insert(0) += 1;
         *inst.entry(key(r.instrument.as_deref())).or_insert(0) += 1;
         *det.entry(key(r.detector.as_deref())).or_insert(0) += 1;
-        *up.entry((key(r.user_name.as_deref()), key(r.project.as_deref())))
-            .or_insert(0) += 1;
+        *up.entry((key(r.user_name.as_deref()), key(r.project.as_deref()))).or_insert(0) += 1;
         let bucket = match (r.pixel_size_nm, r.width) {
             (Some(p), Some(w)) if p > 0.0 && w > 0 => {
                 let label = scale_bar_bucket(p * w as f64 / 10.0);
@@ -138,10 +111,7 @@ pub fn compute(rows: &[Acquisition]) -> Stats {
     s.by_user_project = pairs(up);
     s.scale_bar = bars
         .into_iter()
-        .map(|(i, images)| Count {
-            key: BUCKETS.get(i).map_or(UNKNOWN, |b| b.1).to_string(),
-            images,
-        })
+        .map(|(i, images)| Count { key: BUCKETS.get(i).map_or(UNKNOWN, |b| b.1).to_string(), images })
         .collect();
     s
 }

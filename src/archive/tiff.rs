@@ -91,29 +91,19 @@ impl Tiff {
         let little_endian = match data.get(..4) {
             Some(b"II*\0") => true,
             Some(b"MM\0*") => false,
-            Some(b"II+\0") | Some(b"MM\0+") => {
-                return Err(ArchiveError::Unsupported("BigTIFF".into()))
-            }
+            Some(b"II+\0") | Some(b"MM\0+") => return Err(ArchiveError::Unsupported("BigTIFF".into())),
             _ => return Err(ArchiveError::Corrupt("not a TIFF header".into())),
         };
-        let mut tiff = Tiff {
-            little_endian,
-            entries: BTreeMap::new(),
-        };
-        let ifd = tiff
-            .u32_at(data, 4)
-            .ok_or_else(|| ArchiveError::Corrupt("truncated header".into()))?
-            as usize;
-        let n = tiff.u16_at(data, ifd).ok_or_else(|| {
-            ArchiveError::Corrupt(format!("IFD offset {ifd} is past the end of the file"))
-        })?;
+        let mut tiff = Tiff { little_endian, entries: BTreeMap::new() };
+        let ifd = tiff.u32_at(data, 4).ok_or_else(|| ArchiveError::Corrupt("truncated header".into()))? as usize;
+        let n = tiff
+            .u16_at(data, ifd)
+            .ok_or_else(|| ArchiveError::Corrupt(format!("IFD offset {ifd} is past the end of the file")))?;
         for i in 0..n as usize {
             let at = ifd + 2 + i * 12;
-            let (Some(code), Some(kind), Some(count)) = (
-                tiff.u16_at(data, at),
-                tiff.u16_at(data, at + 2),
-                tiff.u32_at(data, at + 4),
-            ) else {
+            let (Some(code), Some(kind), Some(count)) =
+                (tiff.u16_at(data, at), tiff.u16_at(data, at + 2), tiff.u32_at(data, at + 4))
+            else {
                 return Err(ArchiveError::Corrupt(format!("IFD entry {i} is truncated")));
             };
             let Some(size) = type_size(kind) else {
@@ -138,20 +128,12 @@ impl Tiff {
 
     fn u16_at(&self, data: &[u8], at: usize) -> Option<u16> {
         let b: [u8; 2] = data.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.little_endian {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
+        Some(if self.little_endian { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
     }
 
     fn u32_at(&self, data: &[u8], at: usize) -> Option<u32> {
         let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.little_endian {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        Some(if self.little_endian { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
     }
 
     /// The raw entry of a tag.
@@ -202,26 +184,19 @@ impl Tiff {
 
     /// Image width and height.
     pub fn dimensions(&self) -> Option<(u32, u32)> {
-        Some((
-            self.uint(tag::IMAGE_WIDTH)? as u32,
-            self.uint(tag::IMAGE_LENGTH)? as u32,
-        ))
+        Some((self.uint(tag::IMAGE_WIDTH)? as u32, self.uint(tag::IMAGE_LENGTH)? as u32))
     }
 
     /// Decodes the image to 8-bit gray, one byte per pixel, rows top to bottom.
     /// 16-bit and wider samples are stretched from their own minimum and
     /// maximum; palette images go through their colour map; RGB is averaged.
     pub fn gray8(&self, data: &[u8]) -> Result<Gray8, ArchiveError> {
-        let (w, h) = self
-            .dimensions()
-            .ok_or_else(|| ArchiveError::Corrupt("no image dimensions".into()))?;
+        let (w, h) = self.dimensions().ok_or_else(|| ArchiveError::Corrupt("no image dimensions".into()))?;
         if w == 0 || h == 0 {
             return Err(ArchiveError::Corrupt("image has zero size".into()));
         }
         if w as u64 * h as u64 > MAX_PIXELS {
-            return Err(ArchiveError::TooLarge(format!(
-                "{w}×{h} pixels exceeds the limit of {MAX_PIXELS}"
-            )));
+            return Err(ArchiveError::TooLarge(format!("{w}×{h} pixels exceeds the limit of {MAX_PIXELS}")));
         }
         let compression = self.uint(tag::COMPRESSION).unwrap_or(1);
         let bits = self.uint(tag::BITS_PER_SAMPLE).unwrap_or(1);
@@ -256,9 +231,7 @@ impl Tiff {
             let want = (rows_per_strip * row).min(row * h as usize - raw.len());
             let len = counts.get(i).map(|&c| c as usize).unwrap_or(want).min(want);
             let strip = data.get(off as usize..off as usize + len).ok_or_else(|| {
-                ArchiveError::Corrupt(format!(
-                    "strip {i} at offset {off} is past the end of the file"
-                ))
+                ArchiveError::Corrupt(format!("strip {i} at offset {off} is past the end of the file"))
             })?;
             raw.extend_from_slice(strip);
             if raw.len() >= row * h as usize {
@@ -274,18 +247,53 @@ impl Tiff {
         }
         let n = (w * h) as usize;
         raw.truncate(row * h as usize);
-        if bits == 8 && spp == 1 && photometric != 3 {
-            // The common case: 8-bit gray, used as is.
-            if photometric == 0 {
-                raw.iter_mut().for_each(|p| *p = 255 - *p);
-            }
-            return Ok(Gray8 {
-                width: w,
-                height: h,
-                pixels: raw,
-            });
-        }
+        let le = self.little_endian;
         let format = self.uint(tag::SAMPLE_FORMAT).unwrap_or(1);
+        let mut pixels: Vec<u8> = match (bits, spp, format) {
+            (8, 1, 1) if photometric == 3 => {
+                let lut = self.palette_lut()?;
+                raw.iter_mut().for_each(|p| *p = lut[*p as usize]);
+                raw
+            }
+            (8, 1, 1) => raw,
+            (8, _, 1) => raw.chunks_exact(spp).map(|p| ((p[0] as u32 + p[1] as u32 + p[2] as u32) / 3) as u8).collect(),
+            (16, 1, 1) => {
+                let v: Vec<u16> = raw
+                    .chunks_exact(2)
+                    .map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
+                    .collect();
+                let lo = v.iter().copied().min().unwrap_or(0) as u32;
+                let span = (v.iter().copied().max().unwrap_or(0) as u32 - lo).max(1);
+                v.into_iter().map(|x| ((x as u32 - lo) * 255 / span) as u8).collect()
+            }
+            _ => self.stretch_wide(&raw, bits, spp, format, n),
+        };
+        if photometric == 0 {
+            pixels.iter_mut().for_each(|p| *p = 255 - *p);
+        }
+        Ok(Gray8 { width: w, height: h, pixels })
+    }
+}
+
+impl Tiff {
+    /// The colour map of a palette image as 256 grey levels.
+    fn palette_lut(&self) -> Result<[u8; 256], ArchiveError> {
+        let map = self.uints(tag::COLOR_MAP);
+        let entries = map.len() / 3;
+        if entries == 0 {
+            return Err(ArchiveError::Corrupt("palette image without a colour map".into()));
+        }
+        let mut lut = [0u8; 256];
+        for (i, v) in lut.iter_mut().enumerate() {
+            let e = i.min(entries - 1);
+            *v = (((map[e] + map[entries + e] + map[2 * entries + e]) / 3) >> 8) as u8;
+        }
+        Ok(lut)
+    }
+
+    /// Signed, 32-bit and floating-point samples, stretched from their own
+    /// finite range to 0..255.
+    fn stretch_wide(&self, raw: &[u8], bits: usize, spp: usize, format: u64, n: usize) -> Vec<u8> {
         let le = self.little_endian;
         let samples: Vec<f64> = match (bits, format) {
             (8, 2) => raw.iter().map(|&b| b as i8 as f64).collect(),
@@ -293,11 +301,7 @@ impl Tiff {
             (16, f) => raw
                 .chunks_exact(2)
                 .map(|c| {
-                    let u = if le {
-                        u16::from_le_bytes([c[0], c[1]])
-                    } else {
-                        u16::from_be_bytes([c[0], c[1]])
-                    };
+                    let u = if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) };
                     if f == 2 {
                         u as i16 as f64
                     } else {
@@ -309,11 +313,7 @@ impl Tiff {
                 .chunks_exact(4)
                 .map(|c| {
                     let b = [c[0], c[1], c[2], c[3]];
-                    let u = if le {
-                        u32::from_le_bytes(b)
-                    } else {
-                        u32::from_be_bytes(b)
-                    };
+                    let u = if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) };
                     match f {
                         2 => u as i32 as f64,
                         3 => f32::from_bits(u) as f64,
@@ -322,53 +322,16 @@ impl Tiff {
                 })
                 .collect(),
         };
-        let mut values: Vec<f64> = if spp == 1 {
+        let values: Vec<f64> = if spp == 1 {
             samples
         } else {
-            samples
-                .chunks_exact(spp)
-                .take(n)
-                .map(|p| p.iter().take(3).sum::<f64>() / spp.min(3) as f64)
-                .collect()
+            samples.chunks_exact(spp).take(n).map(|p| p.iter().take(3).sum::<f64>() / spp.min(3) as f64).collect()
         };
-        if photometric == 3 {
-            let map = self.uints(tag::COLOR_MAP);
-            let entries = map.len() / 3;
-            if entries == 0 {
-                return Err(ArchiveError::Corrupt(
-                    "palette image without a colour map".into(),
-                ));
-            }
-            for v in values.iter_mut() {
-                let i = (v.max(0.0) as usize).min(entries - 1);
-                *v = (((map[i] + map[entries + i] + map[2 * entries + i]) / 3) >> 8) as f64;
-            }
-        } else if bits > 8 || format != 1 {
-            // Wide or signed samples: stretch their own range to 0..255.
-            let finite = values.iter().copied().filter(|v| v.is_finite());
-            let lo = finite.clone().fold(f64::INFINITY, f64::min);
-            let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-            let span = if hi > lo { hi - lo } else { 1.0 };
-            for v in values.iter_mut() {
-                *v = if v.is_finite() {
-                    (*v - lo) * 255.0 / span
-                } else {
-                    0.0
-                };
-            }
-        }
-        let mut pixels: Vec<u8> = values
-            .into_iter()
-            .map(|v| v.round().clamp(0.0, 255.0) as u8)
-            .collect();
-        if photometric == 0 {
-            pixels.iter_mut().for_each(|p| *p = 255 - *p);
-        }
-        Ok(Gray8 {
-            width: w,
-            height: h,
-            pixels,
-        })
+        let finite = values.iter().copied().filter(|v| v.is_finite());
+        let lo = finite.clone().fold(f64::INFINITY, f64::min);
+        let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        values.into_iter().map(|v| if v.is_finite() { ((v - lo) * 255.0 / span).round() as u8 } else { 0 }).collect()
     }
 }
 
@@ -377,15 +340,9 @@ fn gray8_via_crate(data: &[u8], w: u32, h: u32) -> Result<Gray8, ArchiveError> {
         .map_err(|e| ArchiveError::Decode(e.to_string()))?;
     let gray = img.to_luma8();
     if gray.width() != w || gray.height() != h {
-        return Err(ArchiveError::Decode(
-            "decoded size differs from the header".into(),
-        ));
+        return Err(ArchiveError::Decode("decoded size differs from the header".into()));
     }
-    Ok(Gray8 {
-        width: w,
-        height: h,
-        pixels: gray.into_raw(),
-    })
+    Ok(Gray8 { width: w, height: h, pixels: gray.into_raw() })
 }
 
 /// An 8-bit grayscale raster, rows top to bottom.

@@ -106,8 +106,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }
@@ -126,10 +125,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("EMTRACE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("emtrace={level}")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn db_url(cli: &Cli) -> String {
@@ -143,18 +139,14 @@ fn db_url(cli: &Cli) -> String {
 fn profile(cli: &Cli) -> Result<Profile> {
     match &cli.config {
         Some(p) => Ok(Profile::load(p)?),
-        None if std::path::Path::new("emtrace.toml").exists() => {
-            Ok(Profile::load("emtrace.toml".as_ref())?)
-        }
+        None if std::path::Path::new("emtrace.toml").exists() => Ok(Profile::load("emtrace.toml".as_ref())?),
         None => Ok(Profile::default()),
     }
 }
 
 async fn open_store(cli: &Cli) -> Result<Store> {
     let url = db_url(cli);
-    Store::open(&url)
-        .await
-        .with_context(|| format!("opening store {url}"))
+    Store::open(&url).await.with_context(|| format!("opening store {url}"))
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -165,8 +157,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if path.exists() && !force {
                 bail!("{} exists; use --force to overwrite", path.display());
             }
-            std::fs::write(path, TEMPLATE)
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, TEMPLATE).with_context(|| format!("writing {}", path.display()))?;
             if cli.json {
                 writeln!(out, "{}", serde_json::json!({ "written": path }))?;
             } else {
@@ -180,20 +171,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Archive(ArchiveCommand::Scan { dirs }) => {
             let profile = profile(&cli)?;
-            let roots = if dirs.is_empty() {
-                profile.archive_roots.clone()
-            } else {
-                dirs.clone()
-            };
+            let roots = if dirs.is_empty() { profile.archive_roots.clone() } else { dirs.clone() };
             if roots.is_empty() {
                 bail!("no archive directory given and the profile lists no archive_roots");
             }
             let store = open_store(&cli).await?;
-            let opts = ScanOptions {
-                roots,
-                rules: profile.path_rules()?,
-                progress: !cli.quiet && !cli.json,
-            };
+            let opts = ScanOptions { roots, rules: profile.path_rules()?, progress: !cli.quiet && !cli.json };
             let summary = archive::scan(&store, &opts).await?;
             store.close().await;
             if cli.json {

@@ -15,10 +15,7 @@ pub fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> io
         }
     }
     let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        let parts: Vec<String> = cells
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}", w = *w))
-            .collect();
+        let parts: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}", w = *w)).collect();
         writeln!(out, "{}", parts.join("  ").trim_end())
     };
     line(out, &mut headers.iter().copied())?;
@@ -35,10 +32,7 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.4}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string(),
+        Some(v) => format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string(),
         None => "-".into(),
     }
 }
@@ -82,61 +76,29 @@ pub fn acquisitions(out: &mut impl Write, rows: &[Acquisition]) -> io::Result<()
         .collect();
     table(
         out,
-        &[
-            "path",
-            "instrument",
-            "mod",
-            "detector",
-            "acquired",
-            "nm/px",
-            "mag",
-            "size",
-            "bar",
-            "user",
-            "state",
-        ],
+        &["path", "instrument", "mod", "detector", "acquired", "nm/px", "mag", "size", "bar", "user", "state"],
         &cells,
     )
 }
 
 /// The statistics as terminal tables.
 pub fn stats(out: &mut impl Write, s: &Stats) -> io::Result<()> {
-    writeln!(
-        out,
-        "{} images on disk ({} unreadable), {} gone\n",
-        s.images, s.unreadable, s.gone
-    )?;
+    writeln!(out, "{} images on disk ({} unreadable), {} gone\n", s.images, s.unreadable, s.gone)?;
     let pair = |v: &[emtrace::archive::stats::Pair]| {
-        v.iter()
-            .map(|p| vec![p.a.clone(), p.b.clone(), p.images.to_string()])
-            .collect::<Vec<_>>()
+        v.iter().map(|p| vec![p.a.clone(), p.b.clone(), p.images.to_string()]).collect::<Vec<_>>()
     };
     let count = |v: &[emtrace::archive::stats::Count]| {
-        v.iter()
-            .map(|c| vec![c.key.clone(), c.images.to_string()])
-            .collect::<Vec<_>>()
+        v.iter().map(|c| vec![c.key.clone(), c.images.to_string()]).collect::<Vec<_>>()
     };
-    table(
-        out,
-        &["year", "modality", "images"],
-        &pair(&s.by_year_modality),
-    )?;
+    table(out, &["year", "modality", "images"], &pair(&s.by_year_modality))?;
     writeln!(out)?;
     table(out, &["instrument", "images"], &count(&s.by_instrument))?;
     writeln!(out)?;
     table(out, &["detector", "images"], &count(&s.by_detector))?;
     writeln!(out)?;
-    table(
-        out,
-        &["user", "project", "images"],
-        &pair(&s.by_user_project),
-    )?;
+    table(out, &["user", "project", "images"], &pair(&s.by_user_project))?;
     writeln!(out)?;
-    table(
-        out,
-        &["scale bar (10% of FOV)", "images"],
-        &count(&s.scale_bar),
-    )
+    table(out, &["scale bar (10% of FOV)", "images"], &count(&s.scale_bar))
 }
 
 fn csv_field(s: &str) -> String {
@@ -151,31 +113,15 @@ fn csv_field(s: &str) -> String {
 pub fn stats_csv(out: &mut impl Write, s: &Stats) -> io::Result<()> {
     writeln!(out, "table,key,key2,images")?;
     for p in &s.by_year_modality {
-        writeln!(
-            out,
-            "year_modality,{},{},{}",
-            csv_field(&p.a),
-            csv_field(&p.b),
-            p.images
-        )?;
+        writeln!(out, "year_modality,{},{},{}", csv_field(&p.a), csv_field(&p.b), p.images)?;
     }
-    for (name, v) in [
-        ("instrument", &s.by_instrument),
-        ("detector", &s.by_detector),
-        ("scale_bar", &s.scale_bar),
-    ] {
+    for (name, v) in [("instrument", &s.by_instrument), ("detector", &s.by_detector), ("scale_bar", &s.scale_bar)] {
         for c in v {
             writeln!(out, "{name},{},,{}", csv_field(&c.key), c.images)?;
         }
     }
     for p in &s.by_user_project {
-        writeln!(
-            out,
-            "user_project,{},{},{}",
-            csv_field(&p.a),
-            csv_field(&p.b),
-            p.images
-        )?;
+        writeln!(out, "user_project,{},{},{}", csv_field(&p.a), csv_field(&p.b), p.images)?;
     }
     Ok(())
 }

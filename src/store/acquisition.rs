@@ -163,42 +163,22 @@ pub enum Write {
     Update(AcquisitionId, Fields),
 }
 
-const COLUMNS: &str = "root, path, size, mtime_ns, content_hash, format, vendor, instrument, serial, modality, detector, \
+const COLUMNS: &str =
+    "root, path, size, mtime_ns, content_hash, format, vendor, instrument, serial, modality, detector, \
     acquired_at, acquired_at_source, magnification, pixel_size_nm, kv, wd_mm, width, height, bit_depth, databar_rows, \
     databar_source, operator, user_name, project, state, error";
 const N_COLUMNS: usize = 27;
 
-fn bind<'q>(
-    mut q: Query<'q, Any, AnyArguments<'q>>,
-    f: &Fields,
-) -> Query<'q, Any, AnyArguments<'q>> {
-    q = q
-        .bind(f.root.clone())
-        .bind(f.path.clone())
-        .bind(f.size)
-        .bind(f.mtime_ns)
-        .bind(f.content_hash.clone());
-    q = q
-        .bind(f.format.clone())
-        .bind(f.vendor.clone())
-        .bind(f.instrument.clone())
-        .bind(f.serial.clone());
+fn bind<'q>(mut q: Query<'q, Any, AnyArguments<'q>>, f: &Fields) -> Query<'q, Any, AnyArguments<'q>> {
+    q = q.bind(f.root.clone()).bind(f.path.clone()).bind(f.size).bind(f.mtime_ns).bind(f.content_hash.clone());
+    q = q.bind(f.format.clone()).bind(f.vendor.clone()).bind(f.instrument.clone()).bind(f.serial.clone());
     q = q
         .bind(f.modality.clone())
         .bind(f.detector.clone())
         .bind(f.acquired_at.clone())
         .bind(f.acquired_at_source.clone());
-    q = q
-        .bind(f.magnification)
-        .bind(f.pixel_size_nm)
-        .bind(f.kv)
-        .bind(f.wd_mm);
-    q = q
-        .bind(f.width)
-        .bind(f.height)
-        .bind(f.bit_depth)
-        .bind(f.databar_rows)
-        .bind(f.databar_source.clone());
+    q = q.bind(f.magnification).bind(f.pixel_size_nm).bind(f.kv).bind(f.wd_mm);
+    q = q.bind(f.width).bind(f.height).bind(f.bit_depth).bind(f.databar_rows).bind(f.databar_source.clone());
     q.bind(f.operator.clone())
         .bind(f.user_name.clone())
         .bind(f.project.clone())
@@ -215,11 +195,12 @@ impl Store {
     pub async fn known_acquisitions(&self, roots: &[String]) -> Result<Vec<Known>, StoreError> {
         let mut out = Vec::new();
         for root in roots {
-            let rows: Vec<Known> =
-                sqlx::query_as("SELECT id, root, path, size, mtime_ns, content_hash, state FROM acquisition WHERE root = $1")
-                    .bind(root.clone())
-                    .fetch_all(self.pool())
-                    .await?;
+            let rows: Vec<Known> = sqlx::query_as(
+                "SELECT id, root, path, size, mtime_ns, content_hash, state FROM acquisition WHERE root = $1",
+            )
+            .bind(root.clone())
+            .fetch_all(self.pool())
+            .await?;
             out.extend(rows);
         }
         Ok(out)
@@ -234,11 +215,8 @@ impl Store {
             N_COLUMNS + 1,
             N_COLUMNS + 1
         );
-        let sets: Vec<String> = COLUMNS
-            .split(", ")
-            .zip(&placeholders)
-            .map(|(c, p)| format!("{} = {p}", c.trim()))
-            .collect();
+        let sets: Vec<String> =
+            COLUMNS.split(", ").zip(&placeholders).map(|(c, p)| format!("{} = {p}", c.trim())).collect();
         let update = format!(
             "UPDATE acquisition SET {}, last_seen = ${} WHERE id = ${}",
             sets.join(", "),
@@ -250,17 +228,10 @@ impl Store {
         for w in writes {
             match w {
                 Write::Insert(f) => {
-                    bind(sqlx::query(&insert), f)
-                        .bind(seen.clone())
-                        .execute(&mut *tx)
-                        .await?;
+                    bind(sqlx::query(&insert), f).bind(seen.clone()).execute(&mut *tx).await?;
                 }
                 Write::Update(id, f) => {
-                    bind(sqlx::query(&update), f)
-                        .bind(seen.clone())
-                        .bind(id.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    bind(sqlx::query(&update), f).bind(seen.clone()).bind(id.0).execute(&mut *tx).await?;
                 }
             }
         }
@@ -272,10 +243,7 @@ impl Store {
     pub async fn mark_gone(&self, ids: &[AcquisitionId]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for id in ids {
-            sqlx::query("UPDATE acquisition SET state = 'gone' WHERE id = $1")
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("UPDATE acquisition SET state = 'gone' WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -283,10 +251,6 @@ impl Store {
 
     /// All acquisitions, ordered by root and path.
     pub async fn acquisitions(&self) -> Result<Vec<Acquisition>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM acquisition ORDER BY root, path")
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM acquisition ORDER BY root, path").fetch_all(self.pool()).await?)
     }
 }

@@ -62,10 +62,7 @@ impl Store {
         } else if url.starts_with("sqlite:") {
             (url.to_string(), Backend::Sqlite)
         } else if !url.contains("://") {
-            (
-                format!("sqlite://{}?mode=rwc", Path::new(url).display()),
-                Backend::Sqlite,
-            )
+            (format!("sqlite://{}?mode=rwc", Path::new(url).display()), Backend::Sqlite)
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
@@ -77,15 +74,23 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
-                                .await?;
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
                             Ok(())
                         })
                     })
                     .connect_with(options)
                     .await?
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(30)).connect_with(options).await?,
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
         };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,

@@ -54,10 +54,7 @@ impl<'a> Reader<'a> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, ArchiveError> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, &b| acc << 8 | b as u64))
+        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| acc << 8 | b as u64))
     }
 
     /// A count or length: 4 bytes in DM3, 8 in DM4, always big-endian.
@@ -81,16 +78,8 @@ impl<'a> Reader<'a> {
             }
             let label_len = self.be(2)? as usize;
             let label = String::from_utf8_lossy(self.take(label_len)?).into_owned();
-            let label = if label.is_empty() {
-                i.to_string()
-            } else {
-                label
-            };
-            let child = if path.is_empty() {
-                label
-            } else {
-                format!("{path}.{label}")
-            };
+            let label = if label.is_empty() { i.to_string() } else { label };
+            let child = if path.is_empty() { label } else { format!("{path}.{label}") };
             if self.dm4 {
                 self.count()?; // the tag's byte length
             }
@@ -122,9 +111,7 @@ impl<'a> Reader<'a> {
                 }
             }
             18 => {
-                let len = *info
-                    .get(1)
-                    .ok_or_else(|| corrupt("string without length"))?;
+                let len = *info.get(1).ok_or_else(|| corrupt("string without length"))?;
                 let s = self.utf16(len)?;
                 self.out.insert(path.to_string(), Value::Text(s));
             }
@@ -132,19 +119,12 @@ impl<'a> Reader<'a> {
                 let elem = *info.get(1).ok_or_else(|| corrupt("array without type"))?;
                 let count = *info.last().expect("info is not empty");
                 let size = if elem == 15 {
-                    info[4..info.len() - 1]
-                        .iter()
-                        .skip(1)
-                        .step_by(2)
-                        .map(|&t| type_size(t))
-                        .sum::<Option<u64>>()
+                    info[4..info.len() - 1].iter().skip(1).step_by(2).map(|&t| type_size(t)).sum::<Option<u64>>()
                 } else {
                     type_size(elem)
                 }
                 .ok_or_else(|| corrupt(format!("unknown array element type at {path:?}")))?;
-                let bytes = size
-                    .checked_mul(count)
-                    .ok_or_else(|| corrupt("array size overflows"))?;
+                let bytes = size.checked_mul(count).ok_or_else(|| corrupt("array size overflows"))?;
                 if elem == 4 && count <= MAX_TEXT_UNITS {
                     let s = self.utf16(count)?;
                     self.out.insert(path.to_string(), Value::Text(s));
@@ -189,17 +169,9 @@ impl<'a> Reader<'a> {
         let b = self.take(n.checked_mul(2).ok_or_else(|| corrupt("string too long"))?)?;
         let u: Vec<u16> = b
             .chunks_exact(2)
-            .map(|c| {
-                if self.little {
-                    u16::from_le_bytes([c[0], c[1]])
-                } else {
-                    u16::from_be_bytes([c[0], c[1]])
-                }
-            })
+            .map(|c| if self.little { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) })
             .collect();
-        Ok(String::from_utf16_lossy(&u)
-            .trim_end_matches('\0')
-            .to_string())
+        Ok(String::from_utf16_lossy(&u).trim_end_matches('\0').to_string())
     }
 }
 
@@ -222,21 +194,13 @@ fn type_size(t: u64) -> Option<u64> {
 
 /// Parses the whole tag tree into `path → value`.
 pub fn tags(data: &[u8]) -> Result<BTreeMap<String, Value>, ArchiveError> {
-    let version = data
-        .get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let version = data.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     let dm4 = match version {
         Some(3) => false,
         Some(4) => true,
         _ => return Err(corrupt("not a DM3 or DM4 file")),
     };
-    let mut r = Reader {
-        data,
-        pos: 4,
-        dm4,
-        little: false,
-        out: BTreeMap::new(),
-    };
+    let mut r = Reader { data, pos: 4, dm4, little: false, out: BTreeMap::new() };
     r.count()?; // file length
     r.little = r.be(4)? == 1;
     r.group("", 0)?;
@@ -264,11 +228,7 @@ pub fn read(data: &[u8]) -> Result<(Meta, u32, u32), ArchiveError> {
             Some((base, w as u32, h.max(1.0) as u32))
         })
         .collect();
-    let images = if entries.len() > 1 {
-        &entries[1..]
-    } else {
-        &entries[..]
-    };
+    let images = if entries.len() > 1 { &entries[1..] } else { &entries[..] };
     let (base, w, h) = images
         .iter()
         .max_by_key(|(_, w, h)| *w as u64 * *h as u64)
@@ -280,26 +240,20 @@ pub fn read(data: &[u8]) -> Result<(Meta, u32, u32), ArchiveError> {
     // Session Info is what the operator typed; Microscope Info.Name what the plugin reports.
     let unpad = |s: Option<String>| text(s.as_deref().map(|s| s.trim_end_matches('_')));
     m.instrument = unpad(txt(&format!("{session}.Microscope")))
-        .or_else(|| {
-            unpad(txt(&format!("{info}.Name")).map(|n| n.trim_end_matches(" Remote").to_string()))
-        })
+        .or_else(|| unpad(txt(&format!("{info}.Name")).map(|n| n.trim_end_matches(" Remote").to_string())))
         .or_else(|| txt(&format!("{info}.Microscope")));
     m.operator = unpad(txt(&format!("{session}.Operator")));
-    m.magnification = num(&format!("{info}.Indicated Magnification"))
-        .or_else(|| num(&format!("{info}.Actual Magnification")));
+    m.magnification =
+        num(&format!("{info}.Indicated Magnification")).or_else(|| num(&format!("{info}.Actual Magnification")));
     m.kv = num(&format!("{info}.Voltage")).map(|v| v / 1e3);
-    let mode = [
-        txt(&format!("{info}.Operation Mode")),
-        txt(&format!("{info}.Illumination Mode")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ")
-    .to_ascii_uppercase();
+    let mode = [txt(&format!("{info}.Operation Mode")), txt(&format!("{info}.Illumination Mode"))]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
     let bar = format!("{base}.ImageTags.DataBar");
-    m.detector =
-        txt(&format!("{bar}.Signal Name")).or_else(|| unpad(txt(&format!("{session}.Detector"))));
+    m.detector = txt(&format!("{bar}.Signal Name")).or_else(|| unpad(txt(&format!("{session}.Detector"))));
     m.modality = Some(if mode.contains("SCANNING") || mode.contains("STEM") {
         Modality::Stem
     } else {

@@ -33,50 +33,24 @@ fn read_ini(ini: &Ini) -> Meta {
     m.operator = text(ini.get("User", "User"));
     m.acquired_at = date_time(ini.get("User", "Date"), ini.get("User", "Time"));
     m.detector = text(ini.get("Detectors", "Name"));
-    let system_type = ini
-        .get("System", "Type")
-        .unwrap_or("SEM")
-        .to_ascii_uppercase();
-    let base = if system_type.contains("TEM") && !system_type.contains("SEM") {
-        Modality::Tem
-    } else {
-        Modality::Sem
-    };
+    let system_type = ini.get("System", "Type").unwrap_or("SEM").to_ascii_uppercase();
+    let base = if system_type.contains("TEM") && !system_type.contains("SEM") { Modality::Tem } else { Modality::Sem };
     m.modality = Some(Modality::refine(base, m.detector.as_deref()));
-    m.pixel_size_nm = ini
-        .num("Scan", "PixelWidth")
-        .or_else(|| ini.num("EScan", "PixelWidth"))
-        .filter(|v| *v > 0.0)
-        .map(|v| v * 1e9);
-    m.calibrated_width = ini
-        .num("Image", "ResolutionX")
-        .map(|v| v as u32)
-        .filter(|w| *w > 0);
-    m.kv = ini
-        .num("Beam", "HV")
-        .or_else(|| ini.num("EBeam", "HV"))
-        .map(|v| v / 1e3);
-    m.wd_mm = ini
-        .num("EBeam", "WD")
-        .or_else(|| ini.num("Stage", "WorkingDistance"))
-        .map(|v| v * 1e3);
+    m.pixel_size_nm =
+        ini.num("Scan", "PixelWidth").or_else(|| ini.num("EScan", "PixelWidth")).filter(|v| *v > 0.0).map(|v| v * 1e9);
+    m.calibrated_width = ini.num("Image", "ResolutionX").map(|v| v as u32).filter(|w| *w > 0);
+    m.kv = ini.num("Beam", "HV").or_else(|| ini.num("EBeam", "HV")).map(|v| v / 1e3);
+    m.wd_mm = ini.num("EBeam", "WD").or_else(|| ini.num("Stage", "WorkingDistance")).map(|v| v * 1e3);
     // Magnification relative to the instrument's reference canvas (a hint only).
-    let hfw = ini
-        .num("EBeam", "HFW")
-        .or_else(|| ini.num("Scan", "HorFieldsize"))
-        .filter(|v| *v > 0.0);
-    let canvas = ini
-        .num("Image", "MagCanvasRealWidth")
-        .filter(|v| *v > 0.0)
-        .unwrap_or(0.127);
+    let hfw = ini.num("EBeam", "HFW").or_else(|| ini.num("Scan", "HorFieldsize")).filter(|v| *v > 0.0);
+    let canvas = ini.num("Image", "MagCanvasRealWidth").filter(|v| *v > 0.0).unwrap_or(0.127);
     m.magnification = hfw.map(|h| (canvas / h).round());
     m.databar_rows = ini.num("PrivateFei", "DatabarHeight").map(|v| v as u32);
     m
 }
 
 static XML_DATA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)<Label>(.*?)</Label>\s*<Value>(.*?)</Value>\s*(?:<Unit>(.*?)</Unit>)?")
-        .expect("static regex")
+    Regex::new(r"(?s)<Label>(.*?)</Label>\s*<Value>(.*?)</Value>\s*(?:<Unit>(.*?)</Unit>)?").expect("static regex")
 });
 
 fn read_xml(s: &str) -> Meta {
@@ -101,11 +75,7 @@ fn read_xml(s: &str) -> Meta {
             _ => {}
         }
     }
-    m.modality = Some(if mode.contains("STEM") {
-        Modality::Stem
-    } else {
-        Modality::Tem
-    });
+    m.modality = Some(if mode.contains("STEM") { Modality::Stem } else { Modality::Tem });
     m.instrument.get_or_insert_with(|| "FEI TEM".to_string());
     m
 }

@@ -10,19 +10,14 @@ use crate::archive::ArchiveError;
 /// Reads a sidecar; an error when it holds no Hitachi section.
 pub fn read(sidecar: &[u8]) -> Result<Meta, ArchiveError> {
     let ini = Ini::parse(&decode_text(sidecar));
-    let (section, base) = if ini.get("SemImageFile", "InstructName").is_some()
-        || ini.get("SemImageFile", "Date").is_some()
-    {
-        ("SemImageFile", Modality::Sem)
-    } else if ini.get("TemImageFile", "InstructName").is_some()
-        || ini.get("TemImageFile", "Date").is_some()
-    {
-        ("TemImageFile", Modality::Tem)
-    } else {
-        return Err(ArchiveError::Sidecar(
-            "no [SemImageFile] or [TemImageFile] section".into(),
-        ));
-    };
+    let (section, base) =
+        if ini.get("SemImageFile", "InstructName").is_some() || ini.get("SemImageFile", "Date").is_some() {
+            ("SemImageFile", Modality::Sem)
+        } else if ini.get("TemImageFile", "InstructName").is_some() || ini.get("TemImageFile", "Date").is_some() {
+            ("TemImageFile", Modality::Tem)
+        } else {
+            return Err(ArchiveError::Sidecar("no [SemImageFile] or [TemImageFile] section".into()));
+        };
     let get = |k: &str| ini.get(section, k);
     let mut m = Meta::new(Vendor::Hitachi);
     m.instrument = Some(match text(get("InstructName")) {
@@ -33,15 +28,9 @@ pub fn read(sidecar: &[u8]) -> Result<Meta, ArchiveError> {
     m.detector = text(get("SignalName"));
     m.modality = Some(Modality::refine(base, m.detector.as_deref()));
     m.acquired_at = date_time(get("Date"), get("Time"));
-    m.magnification = get("Magnification")
-        .and_then(leading_number)
-        .filter(|v| *v > 0.0);
-    m.pixel_size_nm = get("PixelSize")
-        .and_then(leading_number)
-        .filter(|v| *v > 0.0);
-    m.calibrated_width = get("DataSize")
-        .and_then(|s| s.split(['x', 'X']).next())
-        .and_then(|w| w.trim().parse().ok());
+    m.magnification = get("Magnification").and_then(leading_number).filter(|v| *v > 0.0);
+    m.pixel_size_nm = get("PixelSize").and_then(leading_number).filter(|v| *v > 0.0);
+    m.calibrated_width = get("DataSize").and_then(|s| s.split(['x', 'X']).next()).and_then(|w| w.trim().parse().ok());
     m.kv = get("AcceleratingVoltage").and_then(volts_to_kv);
     m.wd_mm = get("WorkingDistance").and_then(|s| {
         let v = leading_number(s)?;
@@ -53,25 +42,14 @@ pub fn read(sidecar: &[u8]) -> Result<Meta, ArchiveError> {
 
 fn volts_to_kv(s: &str) -> Option<f64> {
     let v = leading_number(s)?;
-    Some(if s.to_ascii_lowercase().contains("kv") {
-        v
-    } else {
-        v / 1e3
-    })
+    Some(if s.to_ascii_lowercase().contains("kv") { v } else { v / 1e3 })
 }
 
 /// `D:\SemImage\lixianglan\` → "lixianglan"; generic folder names are not users.
 fn user_from_directory(dir: &str) -> Option<String> {
-    let last = dir
-        .split(['\\', '/'])
-        .rev()
-        .find(|p| !p.trim().is_empty())?
-        .trim();
-    let generic = [
-        "semimage", "temimage", "image", "images", "data", "d:", "c:", "e:",
-    ];
-    (!generic.contains(&last.to_ascii_lowercase().as_str()) && !last.ends_with(':'))
-        .then(|| last.to_string())
+    let last = dir.split(['\\', '/']).rev().find(|p| !p.trim().is_empty())?.trim();
+    let generic = ["semimage", "temimage", "image", "images", "data", "d:", "c:", "e:"];
+    (!generic.contains(&last.to_ascii_lowercase().as_str()) && !last.ends_with(':')).then(|| last.to_string())
 }
 
 #[cfg(test)]

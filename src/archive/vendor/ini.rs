@@ -27,34 +27,24 @@ impl Ini {
                 continue;
             };
             let key = key.trim();
-            let start = key
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ' '))
-                .map_or(0, |i| i + 1);
+            let start = key.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ' ')).map_or(0, |i| i + 1);
             let key = key[start..].trim();
             if key.is_empty() {
                 continue;
             }
-            ini.values
-                .entry((section.clone(), key.to_string()))
-                .or_insert_with(|| value.trim().to_string());
+            ini.values.entry((section.clone(), key.to_string())).or_insert_with(|| value.trim().to_string());
         }
         ini
     }
 
     /// The value of `key` in `section`, if present and not empty.
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
-        self.values
-            .get(&(section.to_string(), key.to_string()))
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.values.get(&(section.to_string(), key.to_string())).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// The value of `key` in whichever section holds it first.
     pub fn any(&self, key: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|((_, k), v)| k == key && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+        self.values.iter().find(|((_, k), v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 
     /// A number, if the value parses as one (garbage such as `notafloat` is `None`).
@@ -74,7 +64,8 @@ mod tests {
 
     #[test]
     fn sections_keys_and_junk() {
-        let ini = Ini::parse("[User]\r\nDate=12/18/2017\r\n\u{aa}\0\0\0AccFrames=2\r\n[Beam]\r\nHV=notafloat\r\nEmpty=\r\n");
+        let ini =
+            Ini::parse("[User]\r\nDate=12/18/2017\r\n\u{aa}\0\0\0AccFrames=2\r\n[Beam]\r\nHV=notafloat\r\nEmpty=\r\n");
         assert_eq!(ini.get("User", "Date"), Some("12/18/2017"));
         assert_eq!(ini.get("User", "AccFrames"), Some("2"));
         assert_eq!(ini.num("Beam", "HV"), None);

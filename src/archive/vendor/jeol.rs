@@ -33,10 +33,7 @@ pub fn read_sidecar(bytes: &[u8]) -> Result<Meta, ArchiveError> {
         None => "JEOL".to_string(),
     });
     m.detector = text(get("CM_SIGNAL"));
-    let base = if model
-        .as_deref()
-        .is_some_and(|m| m.to_ascii_uppercase().starts_with("JEM"))
-    {
+    let base = if model.as_deref().is_some_and(|m| m.to_ascii_uppercase().starts_with("JEM")) {
         Modality::Tem
     } else {
         Modality::Sem
@@ -45,30 +42,20 @@ pub fn read_sidecar(bytes: &[u8]) -> Result<Meta, ArchiveError> {
     m.acquired_at = date_time(get("CM_DATE"), get("CM_TIME"));
     m.magnification = get("CM_MAG").and_then(leading_number);
     m.kv = get("CM_ACCEL_VOLT").and_then(leading_number);
-    m.wd_mm = get("SM_WD")
-        .or_else(|| get("CM_WD"))
-        .and_then(leading_number);
+    m.wd_mm = get("SM_WD").or_else(|| get("CM_WD")).and_then(leading_number);
     m.operator = text(get("CM_OPERATOR"));
-    m.calibrated_width = get("CM_FULL_SIZE")
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|w| w.parse().ok());
+    m.calibrated_width = get("CM_FULL_SIZE").and_then(|s| s.split_whitespace().next()).and_then(|w| w.parse().ok());
     // The micron bar: MARKER (a length) drawn BAR pixels long.
-    let bar_px = get("SM_MICRON_BAR")
-        .or_else(|| get("CM_MICRON_BAR"))
-        .and_then(leading_number)
-        .filter(|v| *v > 0.0);
-    let marker_nm = get("SM_MICRON_MARKER")
-        .or_else(|| get("CM_MICRON_MARKER"))
-        .and_then(|s| length_nm(&spaced_unit(s)));
+    let bar_px = get("SM_MICRON_BAR").or_else(|| get("CM_MICRON_BAR")).and_then(leading_number).filter(|v| *v > 0.0);
+    let marker_nm =
+        get("SM_MICRON_MARKER").or_else(|| get("CM_MICRON_MARKER")).and_then(|s| length_nm(&spaced_unit(s)));
     m.pixel_size_nm = marker_nm.zip(bar_px).map(|(nm, px)| nm / px);
     Ok(m)
 }
 
 /// "1um" → "1 um", so that [`length_nm`] can read it.
 fn spaced_unit(s: &str) -> String {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     format!("{} {}", &s[..split], s[split..].trim())
 }
 
@@ -95,20 +82,11 @@ pub fn read_sightx(description: &str, make: Option<&str>, model: Option<&str>) -
         chrono::DateTime::parse_from_rfc3339(&s)
             .map(|d| d.naive_local())
             .ok()
-            .or_else(|| {
-                s.get(..19)
-                    .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok())
-            })
+            .or_else(|| s.get(..19).and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok()))
     });
-    m.kv = tag("AccelerationVoltage")
-        .and_then(|v| leading_number(&v))
-        .map(|v| v / 1e3);
+    m.kv = tag("AccelerationVoltage").and_then(|v| leading_number(&v)).map(|v| v / 1e3);
     let mode = tag("Mode").unwrap_or_default().to_ascii_uppercase();
-    m.modality = Some(if mode.contains("STEM") || mode.contains("MODESM") {
-        Modality::Stem
-    } else {
-        Modality::Tem
-    });
+    m.modality = Some(if mode.contains("STEM") || mode.contains("MODESM") { Modality::Stem } else { Modality::Tem });
     Some(m)
 }
 

@@ -91,9 +91,7 @@ impl Modality {
     pub fn refine(base: Modality, detector: Option<&str>) -> Modality {
         let stem_detector = detector.is_some_and(|d| {
             let d = d.to_ascii_uppercase();
-            ["STEM", "HAADF", "ADF", "BF-S", "DF-S"]
-                .iter()
-                .any(|k| d.contains(k))
+            ["STEM", "HAADF", "ADF", "BF-S", "DF-S"].iter().any(|k| d.contains(k))
         });
         if stem_detector {
             Modality::Stem
@@ -194,20 +192,13 @@ pub fn leading_number(s: &str) -> Option<f64> {
         }
         i = if j > exp_start { j } else { mantissa_end };
     }
-    std::str::from_utf8(&b[..i])
-        .ok()?
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
+    std::str::from_utf8(&b[..i]).ok()?.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// A length with a unit ("27.91 nm", "2.615 µm", "8.6 mm") in nanometres.
 pub fn length_nm(s: &str) -> Option<f64> {
     let v = leading_number(s)?;
-    let unit = s
-        .trim()
-        .trim_start_matches(|c: char| c.is_ascii_digit() || "+-.eE".contains(c))
-        .trim();
+    let unit = s.trim().trim_start_matches(|c: char| c.is_ascii_digit() || "+-.eE".contains(c)).trim();
     let factor = match unit {
         "pm" => 1e-3,
         "Å" | "A" => 0.1,
@@ -225,17 +216,12 @@ pub fn length_nm(s: &str) -> Option<f64> {
 /// field cannot be a month, and `4 Dec 2018`.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
-    for fmt in [
-        "%Y/%m/%d", "%Y-%m-%d", "%d %b %Y", "%d-%b-%Y", "%d.%m.%Y", "%Y.%m.%d",
-    ] {
+    for fmt in ["%Y/%m/%d", "%Y-%m-%d", "%d %b %Y", "%d-%b-%Y", "%d.%m.%Y", "%Y.%m.%d"] {
         if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
             return Some(d);
         }
     }
-    let parts: Vec<u32> = s
-        .split('/')
-        .map(|p| p.trim().parse().ok())
-        .collect::<Option<_>>()?;
+    let parts: Vec<u32> = s.split('/').map(|p| p.trim().parse().ok()).collect::<Option<_>>()?;
     if let [a, b, y] = parts[..] {
         if a > 12 {
             return NaiveDate::from_ymd_opt(y as i32, b, a);
@@ -267,17 +253,11 @@ pub fn date_time(date: Option<&str>, time: Option<&str>) -> Option<NaiveDateTime
 /// BOM), else Shift-JIS (Japanese instrument PCs), else Latin-1.
 pub fn decode_text(bytes: &[u8]) -> String {
     if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        return enc
-            .decode_without_bom_handling(&bytes[bom..])
-            .0
-            .into_owned();
+        return enc.decode_without_bom_handling(&bytes[bom..]).0.into_owned();
     }
     // UTF-16LE without BOM: every other byte is NUL in ASCII-heavy text.
     if bytes.len() >= 4 && bytes[1] == 0 && bytes[3] == 0 && bytes[0] != 0 {
-        return encoding_rs::UTF_16LE
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned();
+        return encoding_rs::UTF_16LE.decode_without_bom_handling(bytes).0.into_owned();
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_string();
@@ -297,9 +277,7 @@ pub fn latin1(bytes: &[u8]) -> String {
 
 /// A non-empty, trimmed string.
 pub fn text(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty() && !s.chars().all(|c| c == '*'))
-        .map(str::to_string)
+    s.map(str::trim).filter(|s| !s.is_empty() && !s.chars().all(|c| c == '*')).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -325,19 +303,13 @@ mod tests {
         assert_eq!(parse_date("23.06.2021"), d(2021, 6, 23));
         assert_eq!(parse_date("4 Dec 2018"), d(2018, 12, 4));
         assert_eq!(parse_date("13/13/2021"), None);
-        assert_eq!(
-            parse_time("01:04:14 PM"),
-            NaiveTime::from_hms_opt(13, 4, 14)
-        );
+        assert_eq!(parse_time("01:04:14 PM"), NaiveTime::from_hms_opt(13, 4, 14));
         assert_eq!(parse_time("9:40:32"), NaiveTime::from_hms_opt(9, 40, 32));
     }
 
     #[test]
     fn text_encodings() {
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("倍=1".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("倍=1".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         assert_eq!(decode_text(&utf16), "倍=1");
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("試料=1");
         assert_eq!(decode_text(&sjis), "試料=1");

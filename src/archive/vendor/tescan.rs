@@ -7,14 +7,8 @@ use super::{date_time, latin1, text, Meta, Modality, Vendor};
 
 /// Reads tag 50431: the text after the thumbnail's end-of-codestream marker.
 pub fn read_tag(blob: &[u8]) -> Meta {
-    let start = blob
-        .windows(2)
-        .rposition(|w| w == [0xFF, 0xD9])
-        .map_or(0, |i| i + 2);
-    let text: String = blob[start..]
-        .iter()
-        .map(|&b| if b == 0 { '\n' } else { b as char })
-        .collect();
+    let start = blob.windows(2).rposition(|w| w == [0xFF, 0xD9]).map_or(0, |i| i + 2);
+    let text: String = blob[start..].iter().map(|&b| if b == 0 { '\n' } else { b as char }).collect();
     from_ini(&Ini::parse(&text))
 }
 
@@ -38,9 +32,7 @@ fn from_ini(ini: &Ini) -> Meta {
     m.acquired_at = date_time(get("Date"), get("Time"));
     m.magnification = num("Magnification").map(|v| (v * 100.0).round() / 100.0);
     m.pixel_size_nm = num("PixelSizeX").filter(|v| *v > 0.0).map(|v| v * 1e9);
-    m.kv = num("HV")
-        .or_else(|| num("AcceleratorVoltage"))
-        .map(|v| v / 1e3);
+    m.kv = num("HV").or_else(|| num("AcceleratorVoltage")).map(|v| v / 1e3);
     m.wd_mm = num("WD").map(|v| v * 1e3);
     m.operator = text(get("UserName")).or_else(|| text(get("FullUserName")));
     m

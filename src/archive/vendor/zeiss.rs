@@ -9,17 +9,14 @@ use std::collections::HashMap;
 
 use super::{date_time, latin1, leading_number, length_nm, text, Meta, Modality, Vendor};
 
-/// Parameter name → value text (the part after `=` or `:`).
-pub fn parameters(blob: &[u8]) -> HashMap<String, String> {
-    let text = latin1(blob);
+/// Parameter name → value text (the part after `=` or `:`), from the tag's text.
+pub fn parameters(text: &str) -> HashMap<String, String> {
     let lines: Vec<&str> = text.split(['\r', '\n']).filter(|l| !l.is_empty()).collect();
     let mut out = HashMap::new();
     for pair in lines.windows(2) {
         let [name, value] = pair else { continue };
         let is_name = name.len() > 3
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             && (name.starts_with("AP_") || name.starts_with("DP_") || name.starts_with("SV_"));
         if !is_name {
             continue;
@@ -28,23 +25,19 @@ pub fn parameters(blob: &[u8]) -> HashMap<String, String> {
             Some((_, v)) => v,
             None => value.split_once(['=', ':']).map_or("", |(_, v)| v),
         };
-        out.entry(name.to_string())
-            .or_insert_with(|| v.trim().to_string());
+        out.entry(name.to_string()).or_insert_with(|| v.trim().to_string());
     }
     out
 }
 
 /// Reads tag 34118.
 pub fn read(blob: &[u8]) -> Meta {
-    let p = parameters(blob);
+    let raw = latin1(blob);
+    let p = parameters(&raw);
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let mut m = Meta::new(Vendor::Zeiss);
     m.serial = text(get("SV_SERIAL_NUMBER"));
-    let model = m
-        .serial
-        .as_deref()
-        .map(model_from_serial)
-        .or_else(|| text(get("DP_COLUMN_TYPE")));
+    let model = m.serial.as_deref().map(model_from_serial).or_else(|| text(get("DP_COLUMN_TYPE")));
     m.instrument = Some(match model {
         Some(model) => format!("Zeiss {model}"),
         None => "Zeiss SEM".to_string(),
@@ -55,18 +48,12 @@ pub fn read(blob: &[u8]) -> Meta {
     m.magnification = get("AP_MAG").and_then(magnification);
     // The numeric header's fourth value is the pixel size in metres, with more
     // digits than the rounded `AP_PIXEL_SIZE` text.
-    let header_pixel_m = latin1(blob)
-        .split("\r\n")
-        .nth(3)
-        .and_then(leading_number)
-        .filter(|v| *v > 0.0 && *v < 1e-2);
+    let header_pixel_m = raw.split("\r\n").nth(3).and_then(leading_number).filter(|v| *v > 0.0 && *v < 1e-2);
     m.pixel_size_nm = header_pixel_m
         .map(|v| v * 1e9)
         .or_else(|| get("AP_IMAGE_PIXEL_SIZE").and_then(length_nm))
         .or_else(|| get("AP_PIXEL_SIZE").and_then(length_nm));
-    m.kv = get("AP_ACTUALKV")
-        .or_else(|| get("AP_MANUALKV"))
-        .and_then(leading_number);
+    m.kv = get("AP_ACTUALKV").or_else(|| get("AP_MANUALKV")).and_then(leading_number);
     m.wd_mm = get("AP_WD").and_then(length_nm).map(|nm| nm / 1e6);
     m.operator = text(get("SV_USER_NAME"));
     m
@@ -85,10 +72,7 @@ fn model_from_serial(serial: &str) -> String {
 /// "4.00 K X" → 4000, "105 X" → 105, "1.20 M X" → 1.2e6.
 fn magnification(s: &str) -> Option<f64> {
     let v = leading_number(s)?;
-    let rest = s
-        .trim()
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
-        .trim_start();
+    let rest = s.trim().trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').trim_start();
     Some(match rest.chars().next() {
         Some('K') | Some('k') => v * 1e3,
         Some('M') => v * 1e6,

@@ -1,0 +1,357 @@
+//! Archive scan over the real vendor files in ../shared/data/archive and over
+//! archives the tests build, on SQLite and (when it answers) PostgreSQL.
+
+mod util;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use emtrace::archive::{scan, ScanOptions};
+use emtrace::config::{PathRule, Profile};
+use emtrace::store::acquisition::Acquisition;
+use util::{backends, shared};
+
+fn opts(roots: Vec<PathBuf>) -> ScanOptions {
+    ScanOptions { roots, ..Default::default() }
+}
+
+fn by_path(rows: Vec<Acquisition>) -> HashMap<String, Acquisition> {
+    rows.into_iter().map(|r| (r.path.clone(), r)).collect()
+}
+
+fn close(a: Option<f64>, b: f64, rel: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() <= rel * b.abs())
+}
+
+/// Values read by hand from the files (tifffile, the sidecars, the DM tag tree).
+struct Expect {
+    path: &'static str,
+    instrument: &'static str,
+    vendor: &'static str,
+    modality: &'static str,
+    acquired_at: &'static str,
+    pixel_size_nm: Option<f64>,
+    databar_rows: Option<i64>,
+}
+
+const EXPECTED: &[Expect] = &[
+    Expect {
+        path: "hitachi-tm4000/sample-１_600倍(x600).tif",
+        instrument: "Hitachi TM4000",
+        vendor: "hitachi",
+        modality: "SEM",
+        acquired_at: "2021-06-23T16:41:13",
+        pixel_size_nm: Some(165.3646),
+        databar_rows: Some(59),
+    },
+    Expect {
+        path: "hitachi-tm4000/sample-１_200倍(x200).tif",
+        instrument: "Hitachi TM4000",
+        vendor: "hitachi",
+        modality: "SEM",
+        acquired_at: "2021-06-23T16:38:33",
+        pixel_size_nm: Some(496.0938),
+        databar_rows: Some(59),
+    },
+    Expect {
+        path: "zeiss-auriga-tungsten/HTHD/3mm62.tif",
+        instrument: "Zeiss Auriga",
+        vendor: "zeiss",
+        modality: "SEM",
+        acquired_at: "2018-12-04T20:56:52",
+        pixel_size_nm: Some(27.9125),
+        databar_rows: Some(70),
+    },
+    Expect {
+        path: "zeiss-auriga-tungsten/LTHD/8mm39.tif",
+        instrument: "Zeiss Auriga",
+        vendor: "zeiss",
+        modality: "SEM",
+        acquired_at: "2018-12-04T19:25:40",
+        pixel_size_nm: Some(55.825),
+        databar_rows: Some(70),
+    },
+    Expect {
+        path: "tescan-zeiss-igic/Zeiss_1.tif",
+        instrument: "Zeiss NVision",
+        vendor: "zeiss",
+        modality: "SEM",
+        acquired_at: "2019-01-16T18:02:26",
+        pixel_size_nm: Some(5.859541),
+        databar_rows: Some(69),
+    },
+    Expect {
+        path: "rosettasciio/tiff/test_tiff_Zeiss_SEM_1k.tif",
+        instrument: "Zeiss Merlin",
+        vendor: "zeiss",
+        modality: "SEM",
+        acquired_at: "2015-12-23T09:40:32",
+        pixel_size_nm: Some(2614.514),
+        databar_rows: Some(77),
+    },
+    Expect {
+        path: "nexuslims/quanta_image.tif",
+        instrument: "FEI Quanta FEG",
+        vendor: "fei",
+        modality: "SEM",
+        acquired_at: "2017-12-18T13:04:14",
+        pixel_size_nm: Some(441.942),
+        databar_rows: Some(59),
+    },
+    Expect {
+        path: "rosettasciio/tiff/FEI-Helios-Ebeam-8bits.tif",
+        instrument: "FEI Helios NanoLab 660",
+        vendor: "fei",
+        modality: "SEM",
+        acquired_at: "2016-06-13T17:06:40",
+        pixel_size_nm: Some(3372.4),
+        databar_rows: Some(29),
+    },
+    Expect {
+        path: "nexuslims/scios_xml_metadata.tif",
+        instrument: "FEI Scios 2",
+        vendor: "fei",
+        modality: "SEM",
+        acquired_at: "2024-05-01T12:56:16",
+        pixel_size_nm: Some(26.9792),
+        databar_rows: None,
+    },
+    Expect {
+        path: "nexuslims/titan_tem_bf_image_dataZeroed.tif",
+        instrument: "FEI Tecnai",
+        vendor: "fei",
+        modality: "TEM",
+        acquired_at: "",
+        pixel_size_nm: None,
+        databar_rows: None,
+    },
+    Expect {
+        path: "tescan-zeiss-igic/Tescan_1.TIF",
+        instrument: "TESCAN AMBER",
+        vendor: "tescan",
+        modality: "SEM",
+        acquired_at: "2023-03-24T08:08:25",
+        pixel_size_nm: Some(4.537772),
+        databar_rows: Some(179),
+    },
+    Expect {
+        path: "nexuslims/tescan-pfib_dataZeroed/tescan-pfib_dataZeroed.tif",
+        instrument: "TESCAN AMBER X",
+        vendor: "tescan",
+        modality: "SEM",
+        acquired_at: "2025-12-03T17:19:26",
+        pixel_size_nm: Some(1.5625),
+        databar_rows: None,
+    },
+    Expect {
+        path: "rosettasciio/tiff/JEOL-SightX-TEM-mag-dummy.tif",
+        instrument: "JEOL JEM-ARM200F",
+        vendor: "jeol",
+        modality: "TEM",
+        acquired_at: "2019-11-27T16:11:26",
+        pixel_size_nm: None,
+        databar_rows: None,
+    },
+    Expect {
+        path: "rosettasciio/dm/test_STEM_image.dm3",
+        instrument: "FEI Titan",
+        vendor: "gatan",
+        modality: "STEM",
+        acquired_at: "2016-08-08T16:26:37",
+        pixel_size_nm: Some(0.248538),
+        databar_rows: None,
+    },
+    Expect {
+        path: "rosettasciio/dm/Fei HAADF-UK_location.dm3",
+        instrument: "FEI Titan",
+        vendor: "gatan",
+        modality: "STEM",
+        acquired_at: "2016-08-27T20:52:30",
+        pixel_size_nm: Some(5.506073),
+        databar_rows: None,
+    },
+    Expect {
+        path: "nexuslims/neoarm-gatan_image_dataZeroed.dm4",
+        instrument: "TEST_TOOL",
+        vendor: "gatan",
+        modality: "STEM",
+        acquired_at: "2025-01-10T01:10:00",
+        pixel_size_nm: Some(0.0192314),
+        databar_rows: None,
+    },
+];
+
+#[tokio::test]
+async fn real_archive_every_vendor() {
+    let Some(root) = shared("archive") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for db in backends(tmp.path()).await {
+        let store = db.open().await;
+        let summary = scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        assert_eq!(summary.seen, summary.new, "{}: first scan records every file", db.backend);
+        let rows = by_path(store.acquisitions().await.unwrap());
+        assert_eq!(rows.len() as u64, summary.seen);
+        for e in EXPECTED {
+            let r = rows.get(e.path).unwrap_or_else(|| panic!("{}: {} not recorded", db.backend, e.path));
+            assert_eq!(r.instrument.as_deref(), Some(e.instrument), "{}", e.path);
+            assert_eq!(r.vendor, e.vendor, "{}", e.path);
+            assert_eq!(r.modality.as_deref(), Some(e.modality), "{}", e.path);
+            if e.acquired_at.is_empty() {
+                assert_eq!(r.acquired_at_source.as_deref(), Some("file-time"), "{}", e.path);
+            } else {
+                assert_eq!(r.acquired_at.as_deref(), Some(e.acquired_at), "{}", e.path);
+                assert_eq!(r.acquired_at_source.as_deref(), Some("metadata"), "{}", e.path);
+            }
+            match e.pixel_size_nm {
+                Some(p) => {
+                    assert!(close(r.pixel_size_nm, p, 1e-4), "{}: pixel size {:?} ≠ {p}", e.path, r.pixel_size_nm)
+                }
+                None => assert_eq!(r.pixel_size_nm, None, "{}", e.path),
+            }
+            assert_eq!(r.databar_rows, e.databar_rows, "{}", e.path);
+            assert_eq!(r.state, "present", "{}", e.path);
+            assert_eq!(r.content_hash.as_ref().map(String::len), Some(64), "{}", e.path);
+        }
+        // Every Zeiss Auriga frame of the tungsten set: instrument, date, pixel size and user.
+        let auriga: Vec<_> = rows.values().filter(|r| r.path.starts_with("zeiss-auriga-tungsten/")).collect();
+        assert_eq!(auriga.len(), 41);
+        for r in &auriga {
+            assert_eq!(r.instrument.as_deref(), Some("Zeiss Auriga"), "{}", r.path);
+            assert!(
+                r.acquired_at.as_deref().is_some_and(|t| t.starts_with("2015-09-26") || t.starts_with("2018-12-0")),
+                "{}",
+                r.path
+            );
+            assert!(r.pixel_size_nm.is_some_and(|p| p > 1.0 && p < 1000.0), "{}", r.path);
+            assert!(r.databar_rows.is_some_and(|d| (60..=80).contains(&d)), "{}", r.path);
+            assert!(r.user_name.as_deref().is_some_and(|u| u == "HONGBINGYU" || u == "ZAYACHUK"), "{}", r.path);
+        }
+        // The Hitachi sidecars (UTF-16LE, kanji names) name the user through Directory=.
+        assert_eq!(rows["hitachi-tm4000/sample-１_1200倍(x1.2k).tif"].user_name.as_deref(), Some("lixianglan"));
+        assert_eq!(rows["nexuslims/quanta_image.tif"].kv, Some(30.0));
+        assert_eq!(rows["zeiss-auriga-tungsten/HTHD/3mm62.tif"].magnification, Some(4000.0));
+        assert_eq!(rows["nexuslims/quanta_image.tif"].databar_source.as_deref(), Some("metadata"));
+        assert_eq!(rows["tescan-zeiss-igic/Tescan_1.TIF"].databar_source.as_deref(), Some("pixels"));
+
+        // The deliberately broken files are recorded with their error; the scan went on.
+        for broken in ["nexuslims/test_corrupted.dm3", "nexuslims/quanta_no_beam_scan_or_system_meta.tif"] {
+            let r = &rows[broken];
+            assert_eq!(r.state, "unreadable", "{broken}");
+            assert!(
+                r.error.as_deref().is_some_and(|e| e.contains("corrupt") || e.contains("truncated")),
+                "{broken}: {:?}",
+                r.error
+            );
+        }
+        assert_eq!(summary.unreadable, 2);
+
+        // A second scan touches nothing.
+        let again = scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        assert_eq!(
+            (again.new, again.updated, again.moved, again.gone, again.unchanged),
+            (0, 0, 0, 0, summary.seen),
+            "{}",
+            db.backend
+        );
+        let after = by_path(store.acquisitions().await.unwrap());
+        assert_eq!(after, rows, "{}: rows unchanged by a rescan", db.backend);
+        store.close().await;
+    }
+}
+
+/// Copies real files into a fresh archive under `dir`.
+fn small_archive(dir: &Path, names: &[(&str, &str)]) -> Option<PathBuf> {
+    let src = shared("archive")?;
+    for (from, to) in names {
+        let to = dir.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(from), &to).unwrap();
+    }
+    Some(dir.to_path_buf())
+}
+
+#[tokio::test]
+async fn moved_renamed_deleted_and_duplicated_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in backends(tmp.path()).await {
+        let root = tmp.path().join(format!("archive-{}", db.backend));
+        let files = [
+            ("zeiss-auriga-tungsten/HTHD/3mm62.tif", "anna/2018/tungsten/3mm62.tif"),
+            ("zeiss-auriga-tungsten/HTHD/3mm63.tif", "anna/2018/tungsten/3mm63.tif"),
+            ("tescan-zeiss-igic/Zeiss_1.tif", "boris/2019/oxides/Zeiss_1.tif"),
+        ];
+        let Some(root) = small_archive(&root, &files) else { return };
+        let store = db.open().await;
+        let first = scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        assert_eq!(first.new, 3);
+        let before = by_path(store.acquisitions().await.unwrap());
+
+        // Move one file to another folder, delete one, copy one.
+        std::fs::create_dir_all(root.join("anna/2018/published")).unwrap();
+        std::fs::rename(root.join("anna/2018/tungsten/3mm62.tif"), root.join("anna/2018/published/fig2a.tif")).unwrap();
+        std::fs::remove_file(root.join("anna/2018/tungsten/3mm63.tif")).unwrap();
+        std::fs::copy(root.join("boris/2019/oxides/Zeiss_1.tif"), root.join("boris/2019/oxides/Zeiss_1 - Copy.tif"))
+            .unwrap();
+
+        let second = scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        assert_eq!((second.moved, second.gone, second.new, second.unchanged), (1, 1, 1, 1), "{}", db.backend);
+        let after = by_path(store.acquisitions().await.unwrap());
+        assert_eq!(after.len(), 4, "the gone row is kept");
+        let moved = &after["anna/2018/published/fig2a.tif"];
+        assert_eq!(moved.id, before["anna/2018/tungsten/3mm62.tif"].id, "a moved file keeps its record");
+        assert_eq!(moved.state, "present");
+        assert_eq!(after["anna/2018/tungsten/3mm63.tif"].state, "gone");
+        let copy = &after["boris/2019/oxides/Zeiss_1 - Copy.tif"];
+        assert_eq!(copy.content_hash, after["boris/2019/oxides/Zeiss_1.tif"].content_hash);
+        assert_ne!(copy.id, after["boris/2019/oxides/Zeiss_1.tif"].id);
+
+        // The deleted file comes back: the gone row is present again.
+        std::fs::copy(
+            shared("archive").unwrap().join("zeiss-auriga-tungsten/HTHD/3mm63.tif"),
+            root.join("anna/2018/tungsten/3mm63.tif"),
+        )
+        .unwrap();
+        let third = scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        assert_eq!(third.updated, 1);
+        let back = by_path(store.acquisitions().await.unwrap());
+        assert_eq!(back["anna/2018/tungsten/3mm63.tif"].state, "present");
+        assert_eq!(back["anna/2018/tungsten/3mm63.tif"].id, before["anna/2018/tungsten/3mm63.tif"].id);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn changed_file_is_read_again_and_profile_rules_name_user_and_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in backends(tmp.path()).await {
+        let root = tmp.path().join(format!("archive-{}", db.backend));
+        let Some(root) = small_archive(&root, &[("tescan-zeiss-igic/Zeiss_2.tif", "ivanov/2018/catalysts/a.tif")])
+        else {
+            return;
+        };
+        let profile = Profile {
+            path_rules: vec![PathRule { pattern: r"^(?P<user>[^/]+)/(?P<year>\d{4})/(?P<project>[^/]+)/".into() }],
+            ..Default::default()
+        };
+        let options = ScanOptions { roots: vec![root.clone()], rules: profile.path_rules().unwrap(), progress: false };
+        let store = db.open().await;
+        scan(&store, &options).await.unwrap();
+        let row = store.acquisitions().await.unwrap().remove(0);
+        assert_eq!((row.user_name.as_deref(), row.project.as_deref()), (Some("ivanov"), Some("catalysts")));
+        assert_eq!(row.operator.as_deref(), Some("SYSTEM"), "the instrument's user name is kept too");
+
+        // Overwrite with another image: same path, new content, same record.
+        std::fs::copy(
+            shared("archive").unwrap().join("tescan-zeiss-igic/Zeiss_3.tif"),
+            root.join("ivanov/2018/catalysts/a.tif"),
+        )
+        .unwrap();
+        let s = scan(&store, &options).await.unwrap();
+        assert_eq!(s.updated, 1);
+        let new_row = store.acquisitions().await.unwrap().remove(0);
+        assert_eq!(new_row.id, row.id);
+        assert_ne!(new_row.content_hash, row.content_hash);
+        assert_eq!(new_row.acquired_at.as_deref(), Some("2019-01-16T18:32:57"));
+        store.close().await;
+    }
+}
