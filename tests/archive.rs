@@ -6,7 +6,7 @@ mod util;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use emtrace::archive::{scan, ScanOptions};
+use emtrace::archive::{self, scan, ScanOptions};
 use emtrace::config::{PathRule, Profile};
 use emtrace::store::acquisition::Acquisition;
 use util::{backends, shared};
@@ -354,4 +354,39 @@ async fn changed_file_is_read_again_and_profile_rules_name_user_and_project() {
         assert_eq!(new_row.acquired_at.as_deref(), Some("2019-01-16T18:32:57"));
         store.close().await;
     }
+}
+
+/// No input makes the readers panic: every real archive file, cut short at
+/// many points and with bytes overwritten, gives a value or an error.
+#[test]
+fn truncated_and_damaged_real_files_never_panic() {
+    let Some(root) = shared("archive") else { return };
+    let mut files = 0;
+    let mut errors = 0;
+    for entry in walkdir::WalkDir::new(&root).into_iter().filter_map(Result::ok) {
+        let ext = entry.path().extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if !["tif", "dm3", "dm4"].contains(&ext.as_str()) {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let sidecars = emtrace::archive::Sidecars::default();
+        for cut in [0, 3, 8, 20, 200, 2000, bytes.len() / 3, bytes.len() / 2, bytes.len().saturating_sub(1)] {
+            if archive::read(&bytes[..cut.min(bytes.len())], &sidecars).is_err() {
+                errors += 1;
+            }
+        }
+        let mut damaged = bytes.clone();
+        let mut x = 0x9e3779b9u32;
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let at = x as usize % damaged.len().min(64 * 1024);
+            damaged[at] = (x >> 24) as u8;
+        }
+        let _ = archive::read(&damaged, &sidecars);
+    }
+    assert!(files > 60, "{files} files");
+    assert!(errors >= files * 3, "cut files are reported as errors ({errors} of {})", files * 9);
 }

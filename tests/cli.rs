@@ -36,6 +36,8 @@ fn synthetic_archive(root: &Path) {
     image::GrayImage::from_fn(64, 48, |x, _| image::Luma([x as u8])).save(misc.join("plain.png")).unwrap();
     std::fs::write(misc.join("broken.tif"), b"II*\0\x08\0\0\0\x03\0\0\x01\x03\0").unwrap();
     std::fs::write(misc.join("notes.txt"), "not an image").unwrap();
+    // A sidecar that is neither Hitachi nor JEOL: the image is kept, the problem noted.
+    std::fs::write(misc.join("plain.txt"), [0xFFu8, 0xFE, 0x00, 0xD8, 0x41]).unwrap();
 }
 
 fn row<'a>(rows: &'a [serde_json::Value], path: &str) -> &'a serde_json::Value {
@@ -96,6 +98,8 @@ async fn scan_list_stats_json() {
         assert_eq!(plain["vendor"], "unknown");
         assert_eq!(plain["width"], 64);
         assert_eq!(plain["instrument"], serde_json::Value::Null);
+        assert_eq!(plain["state"], "present");
+        assert!(plain["error"].as_str().unwrap().contains("sidecar"), "{plain}");
         let broken = row(&rows, "misc/broken.tif");
         assert_eq!(broken["state"], "unreadable");
         assert!(broken["error"].as_str().unwrap().contains("corrupt"), "{broken}");

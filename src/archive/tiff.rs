@@ -111,7 +111,10 @@ impl Tiff {
             };
             let len = size.saturating_mul(count as usize);
             let bytes = if len <= 4 {
-                data[at + 8..at + 8 + len].to_vec()
+                match data.get(at + 8..at + 8 + len) {
+                    Some(b) => b.to_vec(),
+                    None => continue,
+                }
             } else {
                 let Some(off) = tiff.u32_at(data, at + 8) else {
                     continue;
@@ -412,6 +415,17 @@ mod tests {
         data.truncate(data.len() - 20);
         let t = Tiff::parse(&data).unwrap();
         assert!(matches!(t.gray8(&data), Err(ArchiveError::Corrupt(_))));
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_before_allocating() {
+        let mut data = tiny_tiff(4, 4, |_, _| 0);
+        // ImageWidth and ImageLength entries: values at bytes 8+2+8 and 8+2+12+8.
+        data[18..22].copy_from_slice(&60_000u32.to_le_bytes());
+        data[30..34].copy_from_slice(&60_000u32.to_le_bytes());
+        let t = Tiff::parse(&data).unwrap();
+        assert_eq!(t.dimensions(), Some((60_000, 60_000)));
+        assert!(matches!(t.gray8(&data), Err(ArchiveError::TooLarge(_))));
     }
 
     #[test]

@@ -209,14 +209,16 @@ impl Store {
     /// Applies a batch of scan writes in one transaction.
     pub async fn write_acquisitions(&self, writes: &[Write]) -> Result<(), StoreError> {
         let placeholders: Vec<String> = (1..=N_COLUMNS).map(|i| format!("${i}")).collect();
-        let insert = format!(
-            "INSERT INTO acquisition ({COLUMNS}, first_seen, last_seen) VALUES ({}, ${}, ${})",
-            placeholders.join(", "),
-            N_COLUMNS + 1,
-            N_COLUMNS + 1
-        );
         let sets: Vec<String> =
             COLUMNS.split(", ").zip(&placeholders).map(|(c, p)| format!("{} = {p}", c.trim())).collect();
+        // Another worker may have recorded the same path meanwhile: then this is an update.
+        let insert = format!(
+            "INSERT INTO acquisition ({COLUMNS}, first_seen, last_seen) VALUES ({}, ${n}, ${n}) \
+             ON CONFLICT (root, path) DO UPDATE SET {}, last_seen = ${n}",
+            placeholders.join(", "),
+            sets.join(", "),
+            n = N_COLUMNS + 1
+        );
         let update = format!(
             "UPDATE acquisition SET {}, last_seen = ${} WHERE id = ${}",
             sets.join(", "),

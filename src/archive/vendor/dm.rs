@@ -119,7 +119,14 @@ impl<'a> Reader<'a> {
                 let elem = *info.get(1).ok_or_else(|| corrupt("array without type"))?;
                 let count = *info.last().expect("info is not empty");
                 let size = if elem == 15 {
-                    info[4..info.len() - 1].iter().skip(1).step_by(2).map(|&t| type_size(t)).sum::<Option<u64>>()
+                    info.get(4..info.len() - 1)
+                        .unwrap_or(&[])
+                        .iter()
+                        .skip(1)
+                        .step_by(2)
+                        .map(|&t| type_size(t))
+                        .sum::<Option<u64>>()
+                        .filter(|s| *s > 0)
                 } else {
                     type_size(elem)
                 }

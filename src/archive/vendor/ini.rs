@@ -27,7 +27,11 @@ impl Ini {
                 continue;
             };
             let key = key.trim();
-            let start = key.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ' ')).map_or(0, |i| i + 1);
+            let start = key
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == ' '))
+                .map_or(0, |(i, c)| i + c.len_utf8());
             let key = key[start..].trim();
             if key.is_empty() {
                 continue;
