@@ -11,4 +11,6 @@
 pub mod archive;
 pub mod bench;
 pub mod config;
+pub mod fingerprint;
+pub mod matching;
 pub mod store;

@@ -4,6 +4,8 @@
 //! keeps its record (content hash) and a deleted one is marked gone.
 
 pub mod databar;
+pub mod files;
+pub mod fingerprints;
 pub mod read;
 pub mod scan;
 pub mod stats;

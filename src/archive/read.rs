@@ -105,6 +105,23 @@ pub fn read(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError> 
     }
 }
 
+/// Decodes an archive image's pixels to 8-bit grey (TIFF, PNG, JPEG, BMP,
+/// GIF). DM3 / DM4 pixel data is not decoded yet.
+pub fn pixels(bytes: &[u8]) -> Result<Gray8, ArchiveError> {
+    match bytes.get(..4) {
+        Some(b"II*\0") | Some(b"MM\0*") => Tiff::parse(bytes)?.gray8(bytes),
+        Some([0, 0, 0, 3]) | Some([0, 0, 0, 4]) => Err(ArchiveError::Unsupported("DM pixel data".into())),
+        _ => {
+            let img = image::load_from_memory(bytes).map_err(|e| ArchiveError::Decode(e.to_string()))?;
+            if img.width() as u64 * img.height() as u64 > MAX_PIXELS {
+                return Err(ArchiveError::TooLarge(format!("{}×{} pixels", img.width(), img.height())));
+            }
+            let g = img.to_luma8();
+            Ok(Gray8 { width: g.width(), height: g.height(), pixels: g.into_raw() })
+        }
+    }
+}
+
 fn sidecar_meta(sidecars: &Sidecars, warnings: &mut Vec<String>) -> Option<Meta> {
     if let Some(txt) = &sidecars.txt {
         match hitachi::read(txt).or_else(|_| jeol::read_sidecar(txt)) {

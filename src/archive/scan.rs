@@ -75,6 +75,9 @@ pub struct ScanSummary {
     pub files_per_second: f64,
     /// The unreadable files and their errors.
     pub errors: Vec<ItemError>,
+    /// The fingerprint stage that followed, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprints: Option<super::fingerprints::FingerprintSummary>,
 }
 
 /// An image file found by the walk.

@@ -55,6 +55,13 @@ enum Command {
     /// The facility's image archive.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Find the archive acquisitions that published panels (PNG, JPEG, TIFF)
+    /// were made from: archive path, score, crop rectangle and scale.
+    Match {
+        /// Panel image files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Benchmarks that print their own figures and a reference's.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -68,6 +75,9 @@ enum ArchiveCommand {
     Scan {
         /// Archive roots.
         dirs: Vec<PathBuf>,
+        /// Skip the fingerprint stage that follows the scan.
+        #[arg(long)]
+        no_fingerprints: bool,
     },
     /// List the acquisitions (with --json, one object per line).
     List {
@@ -89,6 +99,9 @@ enum BenchCommand {
     /// Scan throughput on a synthetic archive built from real files, against a
     /// reference reader (exiftool, Python tifffile) in the same run.
     Scan(bench::ScanBenchOptions),
+    /// Matching recall, precision, geometry and latency on published-like
+    /// variants of the real archive, against a global-pHash baseline.
+    Match(bench::MatchBenchOptions),
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -114,6 +127,67 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// One input's result, as `match --json` prints it.
+#[derive(Debug, serde::Serialize)]
+pub struct MatchResult {
+    input: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    matches: Vec<MatchRow>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct MatchRow {
+    archive_path: String,
+    root: String,
+    acquisition_id: i64,
+    score: f32,
+    crop: [f32; 4],
+    scale: f32,
+}
+
+fn match_files(stored: Vec<emtrace::store::fingerprint::Stored>, files: &[PathBuf]) -> Vec<MatchResult> {
+    use emtrace::fingerprint::{Fingerprint, Prepared, Role};
+    use emtrace::matching::{find, Index, MatchOptions};
+    use std::collections::HashMap;
+    let mut pixels = archive::files::ArchiveFiles::default();
+    let mut where_: HashMap<i64, (String, String)> = HashMap::new();
+    let mut fps = Vec::new();
+    for s in stored {
+        let Ok(f) = Fingerprint::from_bytes(&s.data) else { continue };
+        pixels.insert(s.id.0, std::path::Path::new(&s.root).join(&s.path), s.databar_rows.unwrap_or(0).max(0) as u32);
+        where_.insert(s.id.0, (s.root, s.path));
+        fps.push((s.id.0, f));
+    }
+    let index = Index::build(fps);
+    files
+        .iter()
+        .map(|input| {
+            let img = match image::open(input) {
+                Ok(i) => i,
+                Err(e) => return MatchResult { input: input.clone(), error: Some(e.to_string()), matches: Vec::new() },
+            };
+            let prepared = Prepared::panel(&img);
+            let fp = prepared.fingerprint(Role::Panel);
+            let matches = find(&index, &pixels, &prepared, &fp, &MatchOptions::default())
+                .into_iter()
+                .map(|m| {
+                    let (root, path) = where_.get(&m.id).cloned().unwrap_or_default();
+                    MatchRow {
+                        archive_path: path,
+                        root,
+                        acquisition_id: m.id,
+                        score: m.score,
+                        crop: m.crop,
+                        scale: m.scale,
+                    }
+                })
+                .collect();
+            MatchResult { input: input.clone(), error: None, matches }
+        })
+        .collect()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -169,7 +243,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 )?;
             }
         }
-        Command::Archive(ArchiveCommand::Scan { dirs }) => {
+        Command::Archive(ArchiveCommand::Scan { dirs, no_fingerprints }) => {
             let profile = profile(&cli)?;
             let roots = if dirs.is_empty() { profile.archive_roots.clone() } else { dirs.clone() };
             if roots.is_empty() {
@@ -177,7 +251,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let store = open_store(&cli).await?;
             let opts = ScanOptions { roots, rules: profile.path_rules()?, progress: !cli.quiet && !cli.json };
-            let summary = archive::scan(&store, &opts).await?;
+            let mut summary = archive::scan(&store, &opts).await?;
+            if !no_fingerprints {
+                summary.fingerprints = Some(archive::fingerprints::fingerprint_archive(&store, opts.progress).await?);
+            }
             store.close().await;
             if cli.json {
                 serde_json::to_writer(&mut out, &summary)?;
@@ -220,6 +297,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 output::stats(&mut out, &stats)?;
             }
         }
+        Command::Match { files } => {
+            let store = open_store(&cli).await?;
+            let stored = store.fingerprints().await?;
+            store.close().await;
+            let results = tokio::task::spawn_blocking({
+                let files = files.clone();
+                move || match_files(stored, &files)
+            })
+            .await?;
+            for r in &results {
+                if cli.json {
+                    serde_json::to_writer(&mut out, r)?;
+                    writeln!(out)?;
+                } else {
+                    output::match_result(&mut out, r)?;
+                }
+            }
+        }
         Command::Bench(BenchCommand::Scan(opts)) => {
             let report = bench::scan(opts, !cli.quiet && !cli.json).await?;
             if cli.json {
@@ -227,6 +322,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out)?;
             } else {
                 bench::print_scan(&mut out, &report)?;
+            }
+        }
+        Command::Bench(BenchCommand::Match(opts)) => {
+            let opts = opts.clone();
+            let report = tokio::task::spawn_blocking(move || bench::run_match(&opts)).await??;
+            if cli.json {
+                serde_json::to_writer(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                bench::print_match(&mut out, &report)?;
             }
         }
     }

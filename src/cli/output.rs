@@ -51,6 +51,35 @@ pub fn scan_summary(out: &mut impl Write, s: &ScanSummary) -> io::Result<()> {
     Ok(())
 }
 
+/// One `match` input.
+pub fn match_result(out: &mut impl Write, r: &super::MatchResult) -> io::Result<()> {
+    let v = serde_json::to_value(r).map_err(io::Error::other)?;
+    let input = v["input"].as_str().unwrap_or("");
+    if let Some(e) = v["error"].as_str() {
+        return writeln!(out, "{input}: error: {e}");
+    }
+    let matches = v["matches"].as_array().cloned().unwrap_or_default();
+    if matches.is_empty() {
+        return writeln!(out, "{input}: no match");
+    }
+    for m in matches {
+        let c = &m["crop"];
+        writeln!(
+            out,
+            "{input}: {} (acquisition {}), score {:.1}, crop [{:.0}, {:.0}, {:.0}, {:.0}], scale {:.3}",
+            m["archive_path"].as_str().unwrap_or(""),
+            m["acquisition_id"],
+            m["score"].as_f64().unwrap_or(0.0),
+            c[0].as_f64().unwrap_or(0.0),
+            c[1].as_f64().unwrap_or(0.0),
+            c[2].as_f64().unwrap_or(0.0),
+            c[3].as_f64().unwrap_or(0.0),
+            m["scale"].as_f64().unwrap_or(0.0)
+        )?;
+    }
+    Ok(())
+}
+
 /// The acquisition list.
 pub fn acquisitions(out: &mut impl Write, rows: &[Acquisition]) -> io::Result<()> {
     let cells: Vec<Vec<String>> = rows

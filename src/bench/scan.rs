@@ -1,5 +1,4 @@
-//! Benchmarks that print their own figures and a reference's, measured in the
-//! same run. `bench scan`: builds a synthetic archive of N files from the real
+//! `bench scan`: builds a synthetic archive of N files from the real
 //! 1024×768 8-bit TIFFs (each copy made unique by rewriting a few pixels, so
 //! every file has its own content hash), scans it into a fresh SQLite store
 //! (metadata + data bar + blake3), rescans it (nothing changed), and times

@@ -1,0 +1,98 @@
+//! Matching: which archive acquisition a published panel was made from.
+//! Stage 1 ([`index`]) proposes a few candidates with the geometry their
+//! keypoint votes imply; stage 2 ([`verify`]) resamples each candidate onto
+//! the panel and accepts only a placement whose band-passed correlation is
+//! strong evidence. Pure: fingerprints and pixels in, matches out; where the
+//! archive pixels come from is the caller's [`PixelSource`].
+
+pub mod index;
+pub mod verify;
+
+use serde::Serialize;
+
+pub use index::{Candidate, Index};
+pub use verify::Placement;
+
+use crate::fingerprint::{Fingerprint, Plane, Prepared};
+
+/// Candidates verified per panel.
+pub const DEFAULT_CANDIDATES: usize = 8;
+/// Least band-passed correlation for a match.
+pub const DEFAULT_MIN_R: f32 = 0.3;
+/// Least evidence (Fisher z × √n) for a match.
+pub const DEFAULT_MIN_Z: f32 = 40.0;
+
+/// Acceptance thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchOptions {
+    /// Candidates to verify.
+    pub candidates: usize,
+    /// Least correlation.
+    pub min_r: f32,
+    /// Least evidence.
+    pub min_z: f32,
+}
+
+impl Default for MatchOptions {
+    fn default() -> Self {
+        MatchOptions { candidates: DEFAULT_CANDIDATES, min_r: DEFAULT_MIN_R, min_z: DEFAULT_MIN_Z }
+    }
+}
+
+/// Gives the prepared pixels of an indexed owner (an archive file read from
+/// disk, or an image held in memory).
+pub trait PixelSource {
+    /// The prepared plane of owner `id`, or `None` when it cannot be read.
+    fn plane(&self, id: i64) -> Option<Plane>;
+}
+
+/// A verified match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Match {
+    /// The owner's row id (an acquisition).
+    pub id: i64,
+    /// Evidence (Fisher z × √n); higher is surer.
+    pub score: f32,
+    /// Band-passed correlation.
+    pub r: f32,
+    /// The panel's rectangle in the original, pixels: [x0, y0, x1, y1].
+    pub crop: [f32; 4],
+    /// Published pixels per original pixel.
+    pub scale: f32,
+}
+
+/// Finds the acquisitions `panel` was made from, best first. Several are
+/// returned only when they verify nearly equally well (identical copies).
+pub fn find(
+    index: &Index,
+    pixels: &dyn PixelSource,
+    panel: &Prepared,
+    fp: &Fingerprint,
+    opts: &MatchOptions,
+) -> Vec<Match> {
+    let candidates = index.candidates(fp, opts.candidates);
+    let top_votes = candidates.first().map_or(0.0, |c| c.votes);
+    let mut out: Vec<Match> = Vec::new();
+    for c in candidates {
+        if c.votes < top_votes * 0.2 {
+            break;
+        }
+        let owner = &index.owners()[c.owner];
+        let Some(plane) = pixels.plane(owner.id) else { continue };
+        let Some(p) = verify::verify(panel, &plane, c.scale, c.tx, c.ty) else { continue };
+        if p.r >= opts.min_r && p.z >= opts.min_z {
+            out.push(Match {
+                id: owner.id,
+                score: p.z,
+                r: p.r,
+                crop: p.crop(panel.plane.w, panel.plane.h),
+                scale: p.scale,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    if let Some(best) = out.first().map(|m| m.r) {
+        out.retain(|m| m.r >= best - 0.03);
+    }
+    out
+}
