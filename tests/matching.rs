@@ -115,6 +115,26 @@ async fn the_real_published_crop_finds_its_raw_frame_through_the_cli() {
         }
         let last = rows.last().unwrap();
         assert!(last["error"].as_str().is_some(), "a missing file is reported, not fatal: {last}");
+
+        // The reverse direction: the raw frame is found in the stored panel, the others in none.
+        let out = emtrace(tmp.path())
+            .args(["--db", &db.url, "--json", "lookup"])
+            .arg(root.join("tescan-zeiss-igic"))
+            .assert()
+            .success();
+        let looked = json_lines(&out.get_output().stdout);
+        assert_eq!(looked.len(), 3);
+        for l in &looked {
+            let name = l["image"].as_str().unwrap();
+            let panels = l["panels"].as_array().unwrap();
+            if name.ends_with("Zeiss_2.tif") {
+                assert_eq!(panels.len(), 1, "{l}");
+                assert!(panels[0]["source"].as_str().unwrap().ends_with("reference_output_dir_Zeiss_2_processed.tif"));
+                assert!((panels[0]["scale"].as_f64().unwrap() - 1.0).abs() < 0.02);
+            } else {
+                assert!(panels.is_empty(), "{l}");
+            }
+        }
     }
 }
 

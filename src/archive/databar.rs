@@ -6,6 +6,8 @@
 //! the image (Zeiss leaves a stray image row or two below its frame), has a
 //! noisy row above it, and is neither tiny nor most of the image (an image
 //! whose pixels were zeroed is flat everywhere and has no detectable bar).
+//! Rows dense with text can fall below the flatness mark, in a downscaled copy
+//! especially: a few such rows between flat ones stay inside the bar.
 
 use super::tiff::Gray8;
 
@@ -45,11 +47,19 @@ pub fn detect(img: &Gray8) -> Option<u32> {
         if !flat(img.row(bottom)) {
             continue;
         }
+        // Text rows between flat ones: at most this many in a row.
+        let gap = (h / 64).max(3);
         let mut top = bottom;
-        while top > 0 && flat(img.row(top - 1)) {
-            top -= 1;
-            if h - top > limit {
-                return None;
+        let mut y = bottom;
+        while y > 0 && bottom - y < gap + (bottom - top) {
+            y -= 1;
+            if flat(img.row(y)) {
+                top = y;
+                if h - top > limit {
+                    return None;
+                }
+            } else if top - y > gap {
+                break;
             }
         }
         let rows = h - top;

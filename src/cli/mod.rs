@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use emtrace::archive::{self, ScanOptions};
 use emtrace::bench;
 use emtrace::config::{Profile, TEMPLATE};
+use emtrace::matching;
 use emtrace::store::{Store, DEFAULT_DB};
 
 /// emtrace: which of a facility's microscope acquisitions were published.
@@ -61,6 +62,13 @@ enum Command {
         /// Panel image files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Which stored published panels (from earlier `match` runs) contain
+    /// these acquisitions: image files, or every image in a directory.
+    Lookup {
+        /// Images or directories.
+        #[arg(required = true)]
+        targets: Vec<PathBuf>,
     },
     /// Benchmarks that print their own figures and a reference's.
     #[command(subcommand)]
@@ -127,67 +135,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// One input's result, as `match --json` prints it.
-#[derive(Debug, serde::Serialize)]
-pub struct MatchResult {
-    input: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    matches: Vec<MatchRow>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct MatchRow {
-    archive_path: String,
-    root: String,
-    acquisition_id: i64,
-    score: f32,
-    crop: [f32; 4],
-    scale: f32,
-}
-
-fn match_files(stored: Vec<emtrace::store::fingerprint::Stored>, files: &[PathBuf]) -> Vec<MatchResult> {
-    use emtrace::fingerprint::{Fingerprint, Prepared, Role};
-    use emtrace::matching::{find, Index, MatchOptions};
-    use std::collections::HashMap;
-    let mut pixels = archive::files::ArchiveFiles::default();
-    let mut where_: HashMap<i64, (String, String)> = HashMap::new();
-    let mut fps = Vec::new();
-    for s in stored {
-        let Ok(f) = Fingerprint::from_bytes(&s.data) else { continue };
-        pixels.insert(s.id.0, std::path::Path::new(&s.root).join(&s.path), s.databar_rows.unwrap_or(0).max(0) as u32);
-        where_.insert(s.id.0, (s.root, s.path));
-        fps.push((s.id.0, f));
-    }
-    let index = Index::build(fps);
-    files
-        .iter()
-        .map(|input| {
-            let img = match image::open(input) {
-                Ok(i) => i,
-                Err(e) => return MatchResult { input: input.clone(), error: Some(e.to_string()), matches: Vec::new() },
-            };
-            let prepared = Prepared::panel(&img);
-            let fp = prepared.fingerprint(Role::Panel);
-            let matches = find(&index, &pixels, &prepared, &fp, &MatchOptions::default())
-                .into_iter()
-                .map(|m| {
-                    let (root, path) = where_.get(&m.id).cloned().unwrap_or_default();
-                    MatchRow {
-                        archive_path: path,
-                        root,
-                        acquisition_id: m.id,
-                        score: m.score,
-                        crop: m.crop,
-                        scale: m.scale,
-                    }
-                })
-                .collect();
-            MatchResult { input: input.clone(), error: None, matches }
-        })
-        .collect()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -299,19 +246,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Match { files } => {
             let store = open_store(&cli).await?;
-            let stored = store.fingerprints().await?;
+            let results = matching::stage::match_files(&store, files).await?;
             store.close().await;
-            let results = tokio::task::spawn_blocking({
-                let files = files.clone();
-                move || match_files(stored, &files)
-            })
-            .await?;
             for r in &results {
                 if cli.json {
                     serde_json::to_writer(&mut out, r)?;
                     writeln!(out)?;
                 } else {
                     output::match_result(&mut out, r)?;
+                }
+            }
+        }
+        Command::Lookup { targets } => {
+            let store = open_store(&cli).await?;
+            let results = matching::stage::lookup(&store, targets).await?;
+            store.close().await;
+            for r in &results {
+                if cli.json {
+                    serde_json::to_writer(&mut out, r)?;
+                    writeln!(out)?;
+                } else {
+                    output::lookup_result(&mut out, r)?;
                 }
             }
         }

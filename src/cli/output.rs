@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use emtrace::archive::stats::Stats;
 use emtrace::archive::ScanSummary;
+use emtrace::matching::stage::{LookupResult, MatchResult};
 use emtrace::store::acquisition::Acquisition;
 
 /// Prints rows under headers, columns padded to their widest cell.
@@ -51,30 +52,51 @@ pub fn scan_summary(out: &mut impl Write, s: &ScanSummary) -> io::Result<()> {
     Ok(())
 }
 
+fn rect(c: &[f32; 4]) -> String {
+    format!("[{:.0}, {:.0}, {:.0}, {:.0}]", c[0], c[1], c[2], c[3])
+}
+
 /// One `match` input.
-pub fn match_result(out: &mut impl Write, r: &super::MatchResult) -> io::Result<()> {
-    let v = serde_json::to_value(r).map_err(io::Error::other)?;
-    let input = v["input"].as_str().unwrap_or("");
-    if let Some(e) = v["error"].as_str() {
+pub fn match_result(out: &mut impl Write, r: &MatchResult) -> io::Result<()> {
+    let input = r.input.display();
+    if let Some(e) = &r.error {
         return writeln!(out, "{input}: error: {e}");
     }
-    let matches = v["matches"].as_array().cloned().unwrap_or_default();
-    if matches.is_empty() {
+    if r.matches.is_empty() {
         return writeln!(out, "{input}: no match");
     }
-    for m in matches {
-        let c = &m["crop"];
+    for m in &r.matches {
         writeln!(
             out,
-            "{input}: {} (acquisition {}), score {:.1}, crop [{:.0}, {:.0}, {:.0}, {:.0}], scale {:.3}",
-            m["archive_path"].as_str().unwrap_or(""),
-            m["acquisition_id"],
-            m["score"].as_f64().unwrap_or(0.0),
-            c[0].as_f64().unwrap_or(0.0),
-            c[1].as_f64().unwrap_or(0.0),
-            c[2].as_f64().unwrap_or(0.0),
-            c[3].as_f64().unwrap_or(0.0),
-            m["scale"].as_f64().unwrap_or(0.0)
+            "{input}: {} (acquisition {}), score {:.1}, crop {}, scale {:.3}",
+            m.archive_path,
+            m.acquisition_id,
+            m.score,
+            rect(&m.crop),
+            m.scale
+        )?;
+    }
+    Ok(())
+}
+
+/// One `lookup` image.
+pub fn lookup_result(out: &mut impl Write, r: &LookupResult) -> io::Result<()> {
+    let image = r.image.display();
+    if let Some(e) = &r.error {
+        return writeln!(out, "{image}: error: {e}");
+    }
+    if r.panels.is_empty() {
+        return writeln!(out, "{image}: in no stored panel");
+    }
+    for p in &r.panels {
+        writeln!(
+            out,
+            "{image}: panel {} ({}), score {:.1}, crop {}, scale {:.3}",
+            p.panel_id,
+            p.source,
+            p.score,
+            rect(&p.crop),
+            p.scale
         )?;
     }
     Ok(())

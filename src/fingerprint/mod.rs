@@ -46,7 +46,7 @@ impl Role {
     fn density(self) -> keypoints::Density {
         match self {
             Role::Archive => keypoints::Density { pixels_per_keypoint: 1500, max_per_level: 64, phases: 1 },
-            Role::Panel => keypoints::Density { pixels_per_keypoint: 400, max_per_level: 300, phases: 2 },
+            Role::Panel => keypoints::Density { pixels_per_keypoint: 600, max_per_level: 200, phases: 2 },
         }
     }
 }

@@ -60,8 +60,11 @@ struct Vote {
 pub struct Index {
     owners: Vec<Owner>,
     entries: Vec<Entry>,
-    /// Per table: bucket start offsets (2^16 + 1) into `items`.
+    /// Per table: bucket start offsets (2^KEY_BITS + 1) into `descs` / `items`.
     offsets: Vec<Vec<u32>>,
+    /// Per table: descriptors in bucket order, scanned sequentially.
+    descs: Vec<Vec<u64>>,
+    /// Per table: the entry of each of `descs`.
     items: Vec<Vec<u32>>,
 }
 
@@ -116,12 +119,15 @@ impl Index {
             }
             let mut fill = counts.clone();
             let mut items = vec![0u32; index.entries.len()];
+            let mut descs = vec![0u64; index.entries.len()];
             for (i, e) in index.entries.iter().enumerate() {
                 let k = key(e.desc, t);
                 items[fill[k] as usize] = i as u32;
+                descs[fill[k] as usize] = e.desc;
                 fill[k] += 1;
             }
             index.offsets.push(counts);
+            index.descs.push(descs);
             index.items.push(items);
         }
         index
@@ -146,6 +152,7 @@ impl Index {
     pub fn memory_bytes(&self) -> usize {
         self.entries.len() * std::mem::size_of::<Entry>()
             + self.items.iter().map(|v| v.len() * 4).sum::<usize>()
+            + self.descs.iter().map(|v| v.len() * 8).sum::<usize>()
             + self.offsets.iter().map(|v| v.len() * 4).sum::<usize>()
             + self.owners.len() * std::mem::size_of::<Owner>()
     }
@@ -159,16 +166,16 @@ impl Index {
             let q_scale = q.base_scale * LEVEL_UNIT.powi(qk.level as i32);
             for t in 0..TABLES {
                 let kq = key(qk.desc, t);
-                let bucket = &self.items[t][self.offsets[t][kq] as usize..self.offsets[t][kq + 1] as usize];
-                for &i in bucket {
-                    let e = self.entries[i as usize];
+                let range = self.offsets[t][kq] as usize..self.offsets[t][kq + 1] as usize;
+                for (&d, &i) in self.descs[t][range.clone()].iter().zip(&self.items[t][range]) {
+                    if (d ^ qk.desc).count_ones() > MAX_HAMMING {
+                        continue;
+                    }
                     // Counted once: in the first table where the keys agree.
-                    if (0..t).any(|u| key(e.desc, u) == key(qk.desc, u)) {
+                    if (0..t).any(|u| key(d, u) == key(qk.desc, u)) {
                         continue;
                     }
-                    if (e.desc ^ qk.desc).count_ones() > MAX_HAMMING {
-                        continue;
-                    }
+                    let e = self.entries[i as usize];
                     let o = &self.owners[e.owner as usize];
                     let a_scale = o.base_scale * LEVEL_UNIT.powi(e.level as i32);
                     // Panel pixels per original pixel: equal patches span 16/q_scale and 16/a_scale.
@@ -209,17 +216,22 @@ impl Index {
                 *e = (sum, (sb, bx, by));
             }
         }
-        let mut out: Vec<Candidate> = best
+        // Fit the geometry of the best owners only, from their agreeing votes.
+        let mut ranked: Vec<(u32, f32, (i32, i32, i32))> = best.into_iter().map(|(o, (v, b))| (o, v, b)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        let mut by_owner: HashMap<u32, Vec<&Vote>> = ranked.iter().map(|r| (r.0, Vec::new())).collect();
+        for m in &matches {
+            if let Some(v) = by_owner.get_mut(&m.owner) {
+                v.push(m);
+            }
+        }
+        let mut out: Vec<Candidate> = ranked
             .into_iter()
-            .filter_map(|(owner, (votes, (sb, bx, by)))| {
-                let agreeing: Vec<_> = matches
+            .filter_map(|(owner, votes, (sb, bx, by))| {
+                let agreeing: Vec<_> = by_owner[&owner]
                     .iter()
-                    .filter(|m| {
-                        m.owner == owner
-                            && (m.bin.0 - sb).abs() <= 1
-                            && (m.bin.1 - bx).abs() <= 1
-                            && (m.bin.2 - by).abs() <= 1
-                    })
+                    .filter(|m| (m.bin.0 - sb).abs() <= 1 && (m.bin.1 - bx).abs() <= 1 && (m.bin.2 - by).abs() <= 1)
                     .map(|m| m.at)
                     .collect();
                 let (scale, tx, ty) = fit_similarity(&agreeing, bin)?;

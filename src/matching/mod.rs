@@ -6,6 +6,7 @@
 //! archive pixels come from is the caller's [`PixelSource`].
 
 pub mod index;
+pub mod stage;
 pub mod verify;
 
 use serde::Serialize;
@@ -55,6 +56,8 @@ pub struct Match {
     pub score: f32,
     /// Band-passed correlation.
     pub r: f32,
+    /// Pixel-detail correlation: near 1 only for the very frame (not a re-shot).
+    pub detail: f32,
     /// The panel's rectangle in the original, pixels: [x0, y0, x1, y1].
     pub crop: [f32; 4],
     /// Published pixels per original pixel.
@@ -63,6 +66,8 @@ pub struct Match {
 
 /// Finds the acquisitions `panel` was made from, best first. Several are
 /// returned only when they verify nearly equally well (identical copies).
+/// Every candidate gets the cheap coarse search; only those whose coarse
+/// correlation comes near the best go on to the fine search.
 pub fn find(
     index: &Index,
     pixels: &dyn PixelSource,
@@ -70,29 +75,41 @@ pub fn find(
     fp: &Fingerprint,
     opts: &MatchOptions,
 ) -> Vec<Match> {
+    let Some(verifier) = verify::Verifier::new(panel) else { return Vec::new() };
     let candidates = index.candidates(fp, opts.candidates);
     let top_votes = candidates.first().map_or(0.0, |c| c.votes);
-    let mut out: Vec<Match> = Vec::new();
-    for c in candidates {
-        if c.votes < top_votes * 0.2 {
-            break;
-        }
+    let mut coarse = Vec::new();
+    for c in candidates.iter().filter(|c| c.votes >= top_votes * 0.2) {
         let owner = &index.owners()[c.owner];
         let Some(plane) = pixels.plane(owner.id) else { continue };
-        let Some(p) = verify::verify(panel, &plane, c.scale, c.tx, c.ty) else { continue };
-        if p.r >= opts.min_r && p.z >= opts.min_z {
-            out.push(Match {
-                id: owner.id,
-                score: p.z,
-                r: p.r,
-                crop: p.crop(panel.plane.w, panel.plane.h),
-                scale: p.scale,
-            });
+        if let Some(p) = verifier.coarse(&plane, c.scale, c.tx, c.ty) {
+            coarse.push((owner.id, plane, p));
         }
     }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
-    if let Some(best) = out.first().map(|m| m.r) {
-        out.retain(|m| m.r >= best - 0.03);
+    let best_coarse = coarse.iter().map(|c| c.2.r).fold(f32::MIN, f32::max);
+    let (w, h) = verifier.size();
+    let mut out: Vec<Match> = coarse
+        .into_iter()
+        .filter(|(_, _, p)| p.r >= opts.min_r * 0.8 && p.r >= best_coarse - 0.15)
+        .filter_map(|(id, plane, p)| {
+            let p = verifier.refine(&plane, p)?;
+            (p.r >= opts.min_r && p.z >= opts.min_z).then(|| Match {
+                id,
+                score: p.z,
+                r: p.r,
+                detail: p.detail,
+                crop: p.crop(w, h),
+                scale: p.scale,
+            })
+        })
+        .collect();
+    // Best first: structure, plus pixel detail where the panel kept enough of
+    // it to tell the very frame from a re-shot of the same field (degraded
+    // panels correlate weakly in that band with every frame alike).
+    let key = |m: &Match| m.r + (m.detail - 0.3).max(0.0);
+    out.sort_by(|a, b| key(b).total_cmp(&key(a)));
+    if let Some(best) = out.first().map(key) {
+        out.retain(|m| key(m) >= best - 0.03);
     }
     out
 }

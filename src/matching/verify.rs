@@ -1,22 +1,22 @@
 //! Stage 2: verification. Given a candidate's geometry, resample the archive
 //! image onto the panel's pixel grid and search scale and position for the
 //! best masked, band-passed zero-mean normalised cross-correlation: first on a
-//! coarse grid (panel at most 128 px), then finer (at most 384 px) with a
-//! sub-pixel peak. Band-passing keeps smooth or half-blank panels from
-//! correlating with anything; the overlay mask keeps letters and scale bars
-//! out of the sum.
+//! coarse grid (panel at most 128 px), then finer (at most 384 px), and score
+//! the result at up to 768 px, where re-shots of one field differ in their
+//! noise. Band-passing keeps smooth or half-blank panels from correlating
+//! with anything; the overlay mask keeps letters and scale bars out of the sum.
+//! Only the region of the archive under the panel is resampled, once per
+//! resolution; nearby scales are sampled from it.
 
 use crate::fingerprint::{Plane, Prepared};
 
 const COARSE_SIDE: f32 = 128.0;
-const FINE_SIDE: f32 = 384.0;
-/// The final score is taken at up to this resolution: re-shots of one field
-/// differ mostly in their noise, which only full resolution shows.
+const FINE_SIDE: f32 = 256.0;
 const SCORE_SIDE: f32 = 768.0;
-const COARSE_RADIUS: i32 = 5;
+const COARSE_RADIUS: i32 = 4;
 const FINE_RADIUS: i32 = 2;
 
-/// A verified placement of a panel in an archive image.
+/// A placement of a panel in an archive image: panel = scale × original + t.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Placement {
     /// Panel pixels per original pixel.
@@ -29,6 +29,8 @@ pub struct Placement {
     pub r: f32,
     /// Evidence: Fisher z of `r` times √(independent samples − 3).
     pub z: f32,
+    /// Pixel-detail correlation at the placement (see `refine`).
+    pub detail: f32,
 }
 
 impl Placement {
@@ -43,15 +45,31 @@ impl Placement {
     }
 }
 
-fn bandpass(p: &Plane) -> Plane {
-    let fine = p.blur(0.6);
-    let coarse = p.blur(4.0);
-    Plane { w: p.w, h: p.h, data: fine.data.iter().zip(&coarse.data).map(|(a, b)| a - b).collect() }
+/// Which detail a correlation looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Band {
+    /// Structure: detail between about one and five pixels (a difference of
+    /// Gaussians). Survives downscaling, JPEG and contrast changes.
+    Structure,
+    /// Pixel detail: what is left after a one-pixel blur, mostly the frame's
+    /// own noise. Tells a frame from a re-shot of the same field.
+    Pixel,
+}
+
+fn filtered(p: &Plane, band: Band) -> Plane {
+    let (a, b) = match band {
+        Band::Structure => (p.blur(0.6), p.box_blur3(3)),
+        Band::Pixel => (p.clone(), p.blur(1.0)),
+    };
+    Plane { w: p.w, h: p.h, data: a.data.iter().zip(&b.data).map(|(x, y)| x - y).collect() }
 }
 
 /// The panel at one working resolution: band-passed values minus their
 /// masked mean, with the mask.
 struct Work {
+    /// The detail correlated.
+    band: Band,
+    /// Working pixels per panel pixel.
     c: f32,
     w: usize,
     h: usize,
@@ -61,62 +79,140 @@ struct Work {
     n: usize,
 }
 
-fn work(panel: &Prepared, side: f32) -> Option<Work> {
-    let src = &panel.plane;
-    let c = (side / src.w.max(src.h) as f32).min(1.0);
-    let (w, h) = (((src.w as f32 * c).round() as usize).max(8), ((src.h as f32 * c).round() as usize).max(8));
-    let bp = bandpass(&src.resize(w, h));
-    let valid: Vec<bool> = match &panel.overlay {
-        Some(m) => m.resize(w, h).data.iter().map(|&v| v < 0.2).collect(),
-        None => vec![true; w * h],
-    };
-    let n = valid.iter().filter(|&&v| v).count();
-    if n < 64 {
+impl Work {
+    fn new(panel: &Prepared, side: f32, band: Band) -> Option<Work> {
+        let src = &panel.plane;
+        let c = (side / src.w.max(src.h) as f32).min(1.0);
+        let (w, h) = (((src.w as f32 * c).round() as usize).max(8), ((src.h as f32 * c).round() as usize).max(8));
+        let bp = filtered(&src.resize(w, h), band);
+        let valid: Vec<bool> = match &panel.overlay {
+            Some(m) => m.resize(w, h).data.iter().map(|&v| v < 0.2).collect(),
+            None => vec![true; w * h],
+        };
+        let n = valid.iter().filter(|&&v| v).count();
+        if n < 64 {
+            return None;
+        }
+        let mean = bp.data.iter().zip(&valid).filter(|(_, &v)| v).map(|(x, _)| x).sum::<f32>() / n as f32;
+        let p: Vec<f32> = bp.data.iter().zip(&valid).map(|(x, &v)| if v { x - mean } else { 0.0 }).collect();
+        let p_energy = p.iter().map(|x| x * x).sum();
+        Some(Work { band, c: w as f32 / src.w as f32, w, h, p, valid, p_energy, n })
+    }
+}
+
+/// A panel ready to be verified against candidates: its three resolutions.
+pub struct Verifier {
+    coarse: Work,
+    fine: Work,
+    full: Work,
+    pixel: Work,
+    panel_w: usize,
+    panel_h: usize,
+}
+
+/// The band-passed archive region under a placement, resampled to about the
+/// working resolution. In edge coordinates (pixel i spans i..i+1), working
+/// position X lies at region sample index `a·X + bx` (and `a·Y + by`).
+struct Region {
+    bp: Plane,
+    ax: f32,
+    ay: f32,
+    bx: f32,
+    by: f32,
+}
+
+fn region(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, margin: f32) -> Option<Region> {
+    let k = scale * wk.c; // working pixels per original pixel
+                          // The original pixels under the panel, with a margin.
+    let m = margin / k;
+    let x0 = ((-tx * wk.c) / k - m).floor().max(0.0) as usize;
+    let y0 = ((-ty * wk.c) / k - m).floor().max(0.0) as usize;
+    let x1 = (((wk.w as f32 - tx * wk.c) / k + m).ceil() as usize).min(archive.w);
+    let y1 = (((wk.h as f32 - ty * wk.c) / k + m).ceil() as usize).min(archive.h);
+    if x1 <= x0 + 4 || y1 <= y0 + 4 {
         return None;
     }
-    let mean = bp.data.iter().zip(&valid).filter(|(_, &v)| v).map(|(x, _)| x).sum::<f32>() / n as f32;
-    let p: Vec<f32> = bp.data.iter().zip(&valid).map(|(x, &v)| if v { x - mean } else { 0.0 }).collect();
-    let p_energy = p.iter().map(|x| x * x).sum();
-    Some(Work { c: (w as f32 / src.w as f32), w, h, p, valid, p_energy, n })
+    let roi = archive.crop(x0, y0, x1 - x0, y1 - y0);
+    let (rw, rh) = (((roi.w as f32 * k).round() as usize).max(2), ((roi.h as f32 * k).round() as usize).max(2));
+    let bp = filtered(&roi.resize(rw, rh), wk.band);
+    // Working X → panel X / c → original (X / c − t) / scale → region (· − x0)·k' − ½.
+    let (kx, ky) = (rw as f32 / roi.w as f32, rh as f32 / roi.h as f32);
+    Some(Region {
+        bp,
+        ax: kx / (wk.c * scale),
+        ay: ky / (wk.c * scale),
+        bx: (-tx / scale - x0 as f32) * kx - 0.5,
+        by: (-ty / scale - y0 as f32) * ky - 0.5,
+    })
 }
 
-/// Archive values on the panel's working grid for placement (scale, tx, ty),
-/// with a margin of `r` pixels on every side; band-passed.
-fn archive_grid(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, r: i32) -> Plane {
-    let k = scale * wk.c; // working pixels per original pixel
-    let aw = ((archive.w as f32 * k).round() as usize).max(1);
-    let ah = ((archive.h as f32 * k).round() as usize).max(1);
-    let a = archive.resize(aw, ah);
-    let (fx, fy) = (aw as f32 / archive.w as f32 / k, ah as f32 / archive.h as f32 / k);
+impl Verifier {
+    /// Prepares a panel; `None` when too little of it is unmasked.
+    pub fn new(panel: &Prepared) -> Option<Verifier> {
+        Some(Verifier {
+            coarse: Work::new(panel, COARSE_SIDE, Band::Structure)?,
+            fine: Work::new(panel, FINE_SIDE, Band::Structure)?,
+            full: Work::new(panel, SCORE_SIDE, Band::Structure)?,
+            pixel: Work::new(panel, SCORE_SIDE, Band::Pixel)?,
+            panel_w: panel.plane.w,
+            panel_h: panel.plane.h,
+        })
+    }
+
+    /// The panel's size (pixels of its plane).
+    pub fn size(&self) -> (usize, usize) {
+        (self.panel_w, self.panel_h)
+    }
+
+    /// The coarse search around a candidate's geometry.
+    pub fn coarse(&self, archive: &Plane, scale: f32, tx: f32, ty: f32) -> Option<Placement> {
+        search(
+            archive,
+            &self.coarse,
+            Placement { scale, tx, ty, r: -1.0, z: 0.0, detail: 0.0 },
+            &[0.97, 1.0, 1.03],
+            COARSE_RADIUS,
+        )
+    }
+
+    /// Refines a coarse placement and scores it at full resolution.
+    pub fn refine(&self, archive: &Plane, start: Placement) -> Option<Placement> {
+        let p = search(archive, &self.fine, start, &[0.99, 1.0, 1.01], FINE_RADIUS)?;
+        let p = search(archive, &self.fine, p, &[0.995, 1.0, 1.005], 1)?;
+        let f = search(archive, &self.full, p, &[1.0], 0)?;
+        let detail = search(archive, &self.pixel, f, &[1.0], 0).map_or(0.0, |d| d.r);
+        let n_eff = (self.full.n as f32 / 9.0).max(4.0);
+        Some(Placement { z: f.r.clamp(-0.9999, 0.9999).atanh() * (n_eff - 3.0).sqrt(), detail, ..f })
+    }
+}
+
+/// Correlation of the panel with the region sampled at multiplier `m` about
+/// the panel centre and shifted by (dx, dy) working pixels, for every shift
+/// within `r`: returns the grid of correlations.
+fn correlations(wk: &Work, reg: &Region, m: f32, r: i32) -> Vec<f32> {
+    let side = (2 * r + 1) as usize;
+    let (cx, cy) = (wk.w as f32 / 2.0, wk.h as f32 / 2.0);
+    // The region resampled once for this multiplier, with an r-pixel border.
     let (gw, gh) = (wk.w + 2 * r as usize, wk.h + 2 * r as usize);
-    let mut g = Plane::new(gw, gh);
+    let mut g = vec![0f32; gw * gh];
     for v in 0..gh {
+        let y = reg.ay * (cy + (v as f32 - r as f32 + 0.5 - cy) / m) + reg.by;
         for u in 0..gw {
-            // working (u - r, v - r) → panel px /c → original (p - t)/s → a px × k
-            let x = ((u as f32 - r as f32) - tx * wk.c) * fx;
-            let y = ((v as f32 - r as f32) - ty * wk.c) * fy;
-            g.data[v * gw + u] = a.sample(x, y);
+            let x = reg.ax * (cx + (u as f32 - r as f32 + 0.5 - cx) / m) + reg.bx;
+            g[v * gw + u] = reg.bp.sample(x, y);
         }
     }
-    bandpass(&g)
-}
-
-/// Best integer shift of the panel over the grid: (correlation, dx, dy), and
-/// the correlations around it for a sub-pixel peak.
-fn best_shift(wk: &Work, g: &Plane, r: i32) -> (f32, i32, i32, Vec<f32>) {
-    let side = (2 * r + 1) as usize;
-    let mut scores = vec![-1.0f32; side * side];
+    let mut out = vec![-1.0f32; side * side];
     for dy in -r..=r {
         for dx in -r..=r {
             let (mut sa, mut saa, mut spa) = (0.0f32, 0.0f32, 0.0f32);
             for v in 0..wk.h {
-                let grow = &g.data[((v as i32 + r + dy) as usize) * g.w..];
-                let off = (r + dx) as usize;
+                let grow = &g[((v as i32 + r + dy) as usize) * gw + (r + dx) as usize..];
                 let prow = &wk.p[v * wk.w..(v + 1) * wk.w];
                 let vrow = &wk.valid[v * wk.w..(v + 1) * wk.w];
                 for u in 0..wk.w {
                     if vrow[u] {
-                        let a = grow[off + u];
+                        let a = grow[u];
                         sa += a;
                         saa += a * a;
                         spa += prow[u] * a;
@@ -125,12 +221,10 @@ fn best_shift(wk: &Work, g: &Plane, r: i32) -> (f32, i32, i32, Vec<f32>) {
             }
             let var_a = saa - sa * sa / wk.n as f32;
             let denom = (var_a * wk.p_energy).sqrt();
-            let score = if denom > 1e-12 { spa / denom } else { 0.0 };
-            scores[((dy + r) as usize) * side + (dx + r) as usize] = score;
+            out[((dy + r) as usize) * side + (dx + r) as usize] = if denom > 1e-12 { spa / denom } else { 0.0 };
         }
     }
-    let (i, &best) = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("scores not empty");
-    (best, (i % side) as i32 - r, (i / side) as i32 - r, scores)
+    out
 }
 
 /// Offset of a parabola's peak through three samples, in −0.5..0.5.
@@ -143,72 +237,37 @@ fn parabola(l: f32, c: f32, r: f32) -> f32 {
     }
 }
 
-/// Searches scale (around `scale`, keeping the panel centre fixed) and shift.
-fn search(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, muls: &[f32], r: i32) -> Placement {
-    // Panel centre in original pixels stays put while the scale changes.
+/// Searches scale multipliers `muls` (about the panel centre) and shifts
+/// within `r` working pixels around `start`, with sub-pixel peaks.
+fn search(archive: &Plane, wk: &Work, start: Placement, muls: &[f32], r: i32) -> Option<Placement> {
+    let margin = r as f32 + 0.04 * wk.w.max(wk.h) as f32 + 2.0;
+    let reg = region(archive, wk, start.scale, start.tx, start.ty, margin)?;
+    let side = (2 * r + 1) as usize;
+    // Panel centre in panel pixels; it stays put while the scale changes.
     let (pcx, pcy) = (wk.w as f32 / wk.c / 2.0, wk.h as f32 / wk.c / 2.0);
-    let (ocx, ocy) = ((pcx - tx) / scale, (pcy - ty) / scale);
-    let mut best = Placement { scale, tx, ty, r: -1.0, z: 0.0 };
-    let mut per_mul = Vec::new();
-    for &m in muls {
-        let s = scale * m;
-        let (t_x, t_y) = (pcx - s * ocx, pcy - s * ocy);
-        let g = archive_grid(archive, wk, s, t_x, t_y, r);
-        let (score, dx, dy, scores) = best_shift(wk, &g, r);
+    let (ocx, ocy) = ((pcx - start.tx) / start.scale, (pcy - start.ty) / start.scale);
+    let mut best: Option<(f32, usize, f32, f32)> = None; // (r, mul index, sub-pixel dx, dy)
+    let mut per_mul = Vec::with_capacity(muls.len());
+    for (i, &m) in muls.iter().enumerate() {
+        let c = correlations(wk, &reg, m, r);
+        let (at, &score) = c.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("at least one shift");
         per_mul.push(score);
-        if score > best.r {
-            let side = (2 * r + 1) as usize;
-            let at = |x: i32, y: i32| scores[((y + r) as usize) * side + (x + r) as usize];
-            let (mut sx, mut sy) = (dx as f32, dy as f32);
-            if dx.abs() < r {
-                sx += parabola(at(dx - 1, dy), score, at(dx + 1, dy));
-            }
-            if dy.abs() < r {
-                sy += parabola(at(dx, dy - 1), score, at(dx, dy + 1));
-            }
-            // A shift of the panel by +d working pixels is the origin moving by −d.
-            best = Placement { scale: s, tx: t_x - sx / wk.c, ty: t_y - sy / wk.c, r: score, z: 0.0 };
+        if best.is_none_or(|b| score > b.0) {
+            let (dx, dy) = ((at % side) as i32 - r, (at / side) as i32 - r);
+            let get = |x: i32, y: i32| c[((y + r) as usize) * side + (x + r) as usize];
+            let sx = dx as f32 + if dx.abs() < r { parabola(get(dx - 1, dy), score, get(dx + 1, dy)) } else { 0.0 };
+            let sy = dy as f32 + if dy.abs() < r { parabola(get(dx, dy - 1), score, get(dx, dy + 1)) } else { 0.0 };
+            best = Some((score, i, sx, sy));
         }
     }
-    // Sub-step scale from the three best multipliers.
-    if let Some(i) = per_mul.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i) {
-        if i > 0 && i + 1 < muls.len() {
-            let step = muls[i + 1] - muls[i];
-            let off = parabola(per_mul[i - 1], per_mul[i], per_mul[i + 1]) * step;
-            let s = best.scale * (1.0 + off / muls[i]);
-            let (cx, cy) = ((pcx - best.tx) / best.scale, (pcy - best.ty) / best.scale);
-            best = Placement { scale: s, tx: pcx - s * cx, ty: pcy - s * cy, ..best };
-        }
+    let (score, i, sx, sy) = best?;
+    // Sub-step scale from the neighbouring multipliers.
+    let mut m = muls[i];
+    if i > 0 && i + 1 < muls.len() {
+        m += parabola(per_mul[i - 1], per_mul[i], per_mul[i + 1]) * (muls[i + 1] - muls[i]);
     }
-    best
-}
-
-/// Verifies a candidate placement of `panel` in `archive` (both prepared).
-pub fn verify(panel: &Prepared, archive: &Plane, scale: f32, tx: f32, ty: f32) -> Option<Placement> {
-    let coarse = work(panel, COARSE_SIDE)?;
-    let p = search(archive, &coarse, scale, tx, ty, &[0.94, 0.97, 1.0, 1.03, 1.06], COARSE_RADIUS);
-    let fine = work(panel, FINE_SIDE)?;
-    let mut p = search(archive, &fine, p.scale, p.tx, p.ty, &[0.98, 0.99, 1.0, 1.01, 1.02], FINE_RADIUS);
-    // Refine until the placement stops moving (at most three more rounds).
-    for _ in 0..3 {
-        let q = search(archive, &fine, p.scale, p.tx, p.ty, &[0.995, 1.0, 1.005], FINE_RADIUS);
-        let moved = (q.tx - p.tx).abs().max((q.ty - p.ty).abs()) * fine.c;
-        p = q;
-        if moved < 0.25 {
-            break;
-        }
-    }
-    // Final score at full resolution (capped), at the refined placement.
-    let full = work(panel, SCORE_SIDE)?;
-    let g = archive_grid(archive, &full, p.scale, p.tx, p.ty, 1);
-    let (r, dx, dy, _) = best_shift(&full, &g, 1);
-    if dx != 0 || dy != 0 {
-        // Off by a whole pixel at full resolution: take the better neighbour.
-        p.tx -= dx as f32 / full.c;
-        p.ty -= dy as f32 / full.c;
-    }
-    let n_eff = (full.n as f32 / 9.0).max(4.0);
-    p.r = r;
-    p.z = r.clamp(-0.9999, 0.9999).atanh() * (n_eff - 3.0).sqrt();
-    Some(p)
+    let s = start.scale * m;
+    // Sampling the region shifted by +d working pixels moves the origin by −d.
+    let (tx, ty) = (pcx - s * ocx - sx / wk.c, pcy - s * ocy - sy / wk.c);
+    Some(Placement { scale: s, tx, ty, r: score, z: 0.0, detail: 0.0 })
 }

@@ -13,3 +13,8 @@ impl std::fmt::Display for AcquisitionId {
         self.0.fmt(f)
     }
 }
+
+/// Id of a `panel` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct PanelId(pub i64);

@@ -7,6 +7,7 @@
 pub mod acquisition;
 pub mod fingerprint;
 pub mod ids;
+pub mod panel;
 
 use std::path::Path;
 use std::str::FromStr;
