@@ -40,15 +40,26 @@ fn flat(row: &[u8]) -> bool {
 
 /// Height of the data bar in rows (counted from the bottom edge), or `None`.
 pub fn detect(img: &Gray8) -> Option<u32> {
+    detect_bottom(img, img.height)
+}
+
+/// Rows of the bottom of an image that [`detect_bottom`] needs to see.
+pub fn rows_needed(full_height: u32) -> u32 {
+    ((full_height as f64 * MAX_FRACTION) as u32 + 2).min(full_height)
+}
+
+/// Like [`detect`], given only the bottom rows of an image `full_height`
+/// rows tall (at least [`rows_needed`] of them).
+pub fn detect_bottom(img: &Gray8, full_height: u32) -> Option<u32> {
     let h = img.height;
-    let limit = ((h as f64 * MAX_FRACTION) as u32).min(h);
+    let limit = ((full_height as f64 * MAX_FRACTION) as u32).min(h);
     for slack in 0..=BOTTOM_SLACK.min(h.saturating_sub(1)) {
         let bottom = h - 1 - slack;
         if !flat(img.row(bottom)) {
             continue;
         }
         // Text rows between flat ones: at most this many in a row.
-        let gap = (h / 64).max(3);
+        let gap = (full_height / 64).max(3);
         let mut top = bottom;
         let mut y = bottom;
         while y > 0 && bottom - y < gap + (bottom - top) {

@@ -161,7 +161,8 @@ fn read_tiff(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError>
         generic_meta(&t)
     };
     let bit_depth = t.uint(tag::BITS_PER_SAMPLE).map(|b| b as u32);
-    let pixels = t.gray8(bytes);
+    // The data bar is at the bottom: only those rows are decoded here.
+    let pixels = t.gray8_rows(bytes, height - databar::rows_needed(height));
     finish(Format::Tiff, meta, width, height, bit_depth, Some(pixels), warnings)
 }
 
@@ -229,7 +230,7 @@ fn finish(
         None => None,
         Some(Ok(g)) => {
             if databar_rows.is_none() {
-                databar_rows = databar::detect(g);
+                databar_rows = databar::detect_bottom(g, height);
                 databar_source = databar_rows.map(|_| DatabarSource::Pixels);
             }
             None

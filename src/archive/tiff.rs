@@ -194,7 +194,14 @@ impl Tiff {
     /// 16-bit and wider samples are stretched from their own minimum and
     /// maximum; palette images go through their colour map; RGB is averaged.
     pub fn gray8(&self, data: &[u8]) -> Result<Gray8, ArchiveError> {
+        self.gray8_rows(data, 0)
+    }
+
+    /// Like [`Tiff::gray8`], but only rows `first_row..height` (the rest of an
+    /// uncompressed image is not read at all).
+    pub fn gray8_rows(&self, data: &[u8], first_row: u32) -> Result<Gray8, ArchiveError> {
         let (w, h) = self.dimensions().ok_or_else(|| ArchiveError::Corrupt("no image dimensions".into()))?;
+        let first_row = first_row.min(h.saturating_sub(1));
         if w == 0 || h == 0 {
             return Err(ArchiveError::Corrupt("image has zero size".into()));
         }
@@ -204,23 +211,19 @@ impl Tiff {
         let compression = self.uint(tag::COMPRESSION).unwrap_or(1);
         let bits = self.uint(tag::BITS_PER_SAMPLE).unwrap_or(1);
         let spp = self.uint(tag::SAMPLES_PER_PIXEL).unwrap_or(1).max(1);
-        let photometric = self.uint(tag::PHOTOMETRIC).unwrap_or(1);
         if compression == 1 && matches!(bits, 8 | 16 | 32) && spp <= 4 {
-            self.gray8_uncompressed(data, w, h, bits as usize, spp as usize, photometric)
+            self.gray8_uncompressed(data, w, h, first_row as usize)
         } else {
-            gray8_via_crate(data, w, h)
+            let full = gray8_via_crate(data, w, h)?;
+            let start = first_row as usize * w as usize;
+            Ok(Gray8 { width: w, height: h - first_row, pixels: full.pixels[start..].to_vec() })
         }
     }
 
-    fn gray8_uncompressed(
-        &self,
-        data: &[u8],
-        w: u32,
-        h: u32,
-        bits: usize,
-        spp: usize,
-        photometric: u64,
-    ) -> Result<Gray8, ArchiveError> {
+    fn gray8_uncompressed(&self, data: &[u8], w: u32, h: u32, first_row: usize) -> Result<Gray8, ArchiveError> {
+        let bits = self.uint(tag::BITS_PER_SAMPLE).unwrap_or(1) as usize;
+        let spp = self.uint(tag::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as usize;
+        let photometric = self.uint(tag::PHOTOMETRIC).unwrap_or(1);
         let bpp = bits / 8 * spp;
         let row = w as usize * bpp;
         let offsets = self.uints(tag::STRIP_OFFSETS);
@@ -229,27 +232,32 @@ impl Tiff {
         if offsets.is_empty() {
             return Err(ArchiveError::Corrupt("no strip offsets".into()));
         }
-        let mut raw = Vec::with_capacity(row * h as usize);
-        for (i, &off) in offsets.iter().enumerate() {
-            let want = (rows_per_strip * row).min(row * h as usize - raw.len());
+        let rows = h as usize - first_row;
+        let need = row * rows;
+        let first_strip = first_row / rows_per_strip;
+        let mut skip = (first_row - first_strip * rows_per_strip) * row;
+        let mut raw = Vec::with_capacity(need);
+        for (i, &off) in offsets.iter().enumerate().skip(first_strip) {
+            let strip_rows = rows_per_strip.min((h as usize).saturating_sub(i * rows_per_strip));
+            if strip_rows == 0 {
+                break;
+            }
+            let want = strip_rows * row;
             let len = counts.get(i).map(|&c| c as usize).unwrap_or(want).min(want);
             let strip = data.get(off as usize..off as usize + len).ok_or_else(|| {
                 ArchiveError::Corrupt(format!("strip {i} at offset {off} is past the end of the file"))
             })?;
-            raw.extend_from_slice(strip);
-            if raw.len() >= row * h as usize {
+            raw.extend_from_slice(strip.get(skip.min(strip.len())..).unwrap_or_default());
+            skip = 0;
+            if raw.len() >= need {
                 break;
             }
         }
-        if raw.len() < row * h as usize {
-            return Err(ArchiveError::Corrupt(format!(
-                "pixel data truncated: {} of {} bytes",
-                raw.len(),
-                row * h as usize
-            )));
+        if raw.len() < need {
+            return Err(ArchiveError::Corrupt(format!("pixel data truncated: {} of {need} bytes", raw.len())));
         }
-        let n = (w * h) as usize;
-        raw.truncate(row * h as usize);
+        let n = w as usize * rows;
+        raw.truncate(need);
         let le = self.little_endian;
         let format = self.uint(tag::SAMPLE_FORMAT).unwrap_or(1);
         let mut pixels: Vec<u8> = match (bits, spp, format) {
@@ -274,7 +282,7 @@ impl Tiff {
         if photometric == 0 {
             pixels.iter_mut().for_each(|p| *p = 255 - *p);
         }
-        Ok(Gray8 { width: w, height: h, pixels })
+        Ok(Gray8 { width: w, height: rows as u32, pixels })
     }
 }
 
@@ -407,6 +415,15 @@ mod tests {
         assert_eq!(t.dimensions(), Some((4, 3)));
         let g = t.gray8(&data).unwrap();
         assert_eq!(g.row(2), &[2, 12, 22, 32]);
+    }
+
+    #[test]
+    fn bottom_rows_only() {
+        let data = tiny_tiff(4, 5, |x, y| (x * 10 + y) as u8);
+        let g = Tiff::parse(&data).unwrap().gray8_rows(&data, 3).unwrap();
+        assert_eq!((g.width, g.height), (4, 2));
+        assert_eq!(g.row(0), &[3, 13, 23, 33]);
+        assert_eq!(g.row(1), &[4, 14, 24, 34]);
     }
 
     #[test]
