@@ -10,7 +10,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::read::pixels;
 use super::ArchiveError;
@@ -51,13 +51,14 @@ pub async fn fingerprint_archive(store: &Store, progress: bool) -> Result<Finger
                 .map(|p| {
                     b.inc(1);
                     let path = Path::new(&p.root).join(&p.path);
-                    let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-                    let gray = pixels(&bytes).map_err(|e| e.to_string())?;
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| (p.path.clone(), ArchiveError::Io { path: p.path.clone(), source: e }))?;
+                    let gray = pixels(&bytes).map_err(|e| (p.path.clone(), e))?;
                     let bar = p.databar_rows.unwrap_or(0).clamp(0, gray.height as i64 - 1) as u32;
                     let f = Prepared::archive(&gray, bar).fingerprint(Role::Archive);
                     Ok((p.id, f.quality, f.keypoints.len(), f.to_bytes()))
                 })
-                .collect::<Vec<Result<_, String>>>()
+                .collect::<Vec<Result<_, (String, ArchiveError)>>>()
         })
         .await
         .expect("fingerprinting does not panic");
@@ -65,9 +66,13 @@ pub async fn fingerprint_archive(store: &Store, progress: bool) -> Result<Finger
         for r in done {
             match r {
                 Ok(row) => rows.push(row),
-                Err(e) => {
+                Err((path, ArchiveError::Unsupported(what))) => {
                     summary.skipped += 1;
-                    warn!(error = %e, "not fingerprinted");
+                    debug!(%path, %what, "not fingerprinted: pixels not decoded");
+                }
+                Err((path, e)) => {
+                    summary.skipped += 1;
+                    warn!(%path, error = %e, "not fingerprinted");
                 }
             }
         }

@@ -49,6 +49,13 @@ pub fn scan_summary(out: &mut impl Write, s: &ScanSummary) -> io::Result<()> {
     for e in &s.errors {
         writeln!(out, "  unreadable: {}: {}", e.path, e.error)?;
     }
+    if let Some(f) = &s.fingerprints {
+        writeln!(
+            out,
+            "fingerprinted {} ({} without decodable pixels, e.g. DM3/DM4) in {:.1} s",
+            f.fingerprinted, f.skipped, f.seconds
+        )?;
+    }
     Ok(())
 }
 
