@@ -204,8 +204,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             store.close().await;
             if cli.json {
-                serde_json::to_writer(&mut out, &summary)?;
-                writeln!(out)?;
+                output::json_line(&mut out, &summary)?;
             } else {
                 output::scan_summary(&mut out, &summary)?;
             }
@@ -224,10 +223,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .filter(|r| state.as_ref().is_none_or(|s| &r.state == s))
                 .collect();
             if cli.json {
-                for r in &rows {
-                    serde_json::to_writer(&mut out, r)?;
-                    writeln!(out)?;
-                }
+                output::each(&mut out, true, &rows, |_, _| Ok(()))?;
             } else {
                 output::acquisitions(&mut out, &rows)?;
             }
@@ -236,8 +232,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli).await?;
             let stats = archive::stats::compute(&store.acquisitions().await?);
             if cli.json {
-                serde_json::to_writer(&mut out, &stats)?;
-                writeln!(out)?;
+                output::json_line(&mut out, &stats)?;
             } else if *csv {
                 output::stats_csv(&mut out, &stats)?;
             } else {
@@ -248,33 +243,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&cli).await?;
             let results = matching::stage::match_files(&store, files).await?;
             store.close().await;
-            for r in &results {
-                if cli.json {
-                    serde_json::to_writer(&mut out, r)?;
-                    writeln!(out)?;
-                } else {
-                    output::match_result(&mut out, r)?;
-                }
-            }
+            output::each(&mut out, cli.json, &results, output::match_result)?;
         }
         Command::Lookup { targets } => {
             let store = open_store(&cli).await?;
             let results = matching::stage::lookup(&store, targets).await?;
             store.close().await;
-            for r in &results {
-                if cli.json {
-                    serde_json::to_writer(&mut out, r)?;
-                    writeln!(out)?;
-                } else {
-                    output::lookup_result(&mut out, r)?;
-                }
-            }
+            output::each(&mut out, cli.json, &results, output::lookup_result)?;
         }
         Command::Bench(BenchCommand::Scan(opts)) => {
             let report = bench::scan(opts, !cli.quiet && !cli.json).await?;
             if cli.json {
-                serde_json::to_writer(&mut out, &report)?;
-                writeln!(out)?;
+                output::json_line(&mut out, &report)?;
             } else {
                 bench::print_scan(&mut out, &report)?;
             }
@@ -283,8 +263,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let opts = opts.clone();
             let report = tokio::task::spawn_blocking(move || bench::run_match(&opts)).await??;
             if cli.json {
-                serde_json::to_writer(&mut out, &report)?;
-                writeln!(out)?;
+                output::json_line(&mut out, &report)?;
             } else {
                 bench::print_match(&mut out, &report)?;
             }

@@ -7,6 +7,29 @@ use emtrace::archive::ScanSummary;
 use emtrace::matching::stage::{LookupResult, MatchResult};
 use emtrace::store::acquisition::Acquisition;
 
+/// Prints one JSON object on its own line.
+pub fn json_line<W: Write, T: serde::Serialize>(out: &mut W, item: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, item)?;
+    writeln!(out)
+}
+
+/// Prints each item: as a JSON line with `json`, else with `text`.
+pub fn each<W: Write, T: serde::Serialize>(
+    out: &mut W,
+    json: bool,
+    items: &[T],
+    text: impl Fn(&mut W, &T) -> io::Result<()>,
+) -> io::Result<()> {
+    for item in items {
+        if json {
+            json_line(out, item)?;
+        } else {
+            text(out, item)?;
+        }
+    }
+    Ok(())
+}
+
 /// Prints rows under headers, columns padded to their widest cell.
 pub fn table(out: &mut impl Write, headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
