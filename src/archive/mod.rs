@@ -85,6 +85,13 @@ impl AcqState {
 /// File name extensions that are scanned as images (case-insensitive).
 pub const IMAGE_EXTENSIONS: &[&str] = &["tif", "tiff", "dm3", "dm4", "png", "jpg", "jpeg", "bmp", "gif"];
 
+/// Whether a path names an archive image, by its extension.
+pub fn is_image(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

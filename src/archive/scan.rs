@@ -15,7 +15,7 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::read::{read, Reading, Sidecars};
-use super::{AcqState, ArchiveError, IMAGE_EXTENSIONS};
+use super::{is_image, AcqState, ArchiveError};
 use crate::config::PathRules;
 use crate::store::acquisition::{Fields, Known, Write};
 use crate::store::ids::AcquisitionId;
@@ -217,12 +217,6 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
         "archive scan done"
     );
     Ok(summary)
-}
-
-fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
 /// Lists the image files under the roots, in parallel; sorted for stable output.

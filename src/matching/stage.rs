@@ -161,11 +161,7 @@ pub async fn lookup(store: &Store, targets: &[PathBuf]) -> Result<Vec<LookupResu
                     .into_iter()
                     .filter_map(|e| e.ok())
                     .map(|e| e.into_path())
-                    .filter(|p| {
-                        p.extension()
-                            .and_then(|e| e.to_str())
-                            .is_some_and(|e| crate::archive::IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-                    })
+                    .filter(|p| crate::archive::is_image(p))
                     .collect();
                 found.sort();
                 images.extend(found);
