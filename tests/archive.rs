@@ -390,3 +390,24 @@ fn truncated_and_damaged_real_files_never_panic() {
     assert!(files > 60, "{files} files");
     assert!(errors >= files * 3, "cut files are reported as errors ({errors} of {})", files * 9);
 }
+
+/// DM3 / DM4 pixels decode at the size the tag tree gives, with real contrast
+/// (the `dataZeroed` files hold zeros by design).
+#[test]
+fn dm_pixels_decode() {
+    let Some(root) = shared("archive") else { return };
+    for (path, (w, h), varied) in [
+        ("rosettasciio/dm/test_STEM_image.dm3", (68, 68), true),
+        ("rosettasciio/dm/test_diffraction_pattern.dm3", (87, 87), true),
+        ("nexuslims/neoarm-gatan_image_dataZeroed.dm4", (1024, 1024), false),
+    ] {
+        let bytes = std::fs::read(root.join(path)).unwrap();
+        let g = archive::read::pixels(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!((g.width, g.height), (w, h), "{path}");
+        assert_eq!(g.pixels.len(), (g.width * g.height) as usize);
+        let distinct = g.pixels.iter().collect::<std::collections::HashSet<_>>().len();
+        assert_eq!(distinct > 32, varied, "{path}: {distinct} grey levels");
+    }
+    let broken = std::fs::read(root.join("nexuslims/test_corrupted.dm3")).unwrap();
+    assert!(archive::read::pixels(&broken).is_err(), "a corrupted DM file is an error");
+}

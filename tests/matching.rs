@@ -116,14 +116,18 @@ async fn the_real_published_crop_finds_its_raw_frame_through_the_cli() {
         let last = rows.last().unwrap();
         assert!(last["error"].as_str().is_some(), "a missing file is reported, not fatal: {last}");
 
-        // The reverse direction: the raw frame is found in the stored panel, the others in none.
+        // The reverse direction: the raw frame is found in the stored panel, the others in none;
+        // a broken image is reported with its error and the others still answered.
         let out = emtrace(tmp.path())
             .args(["--db", &db.url, "--json", "lookup"])
+            .arg(root.join("nexuslims/test_corrupted.dm3"))
             .arg(root.join("tescan-zeiss-igic"))
             .assert()
             .success();
-        let looked = json_lines(&out.get_output().stdout);
-        assert_eq!(looked.len(), 3);
+        let mut looked = json_lines(&out.get_output().stdout);
+        assert_eq!(looked.len(), 4);
+        let broken = looked.remove(0);
+        assert!(broken["error"].as_str().is_some_and(|e| !e.is_empty()), "{broken}");
         for l in &looked {
             let name = l["image"].as_str().unwrap();
             let panels = l["panels"].as_array().unwrap();

@@ -106,11 +106,11 @@ pub fn read(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError> 
 }
 
 /// Decodes an archive image's pixels to 8-bit grey (TIFF, PNG, JPEG, BMP,
-/// GIF). DM3 / DM4 pixel data is not decoded yet.
+/// GIF, DM3 / DM4).
 pub fn pixels(bytes: &[u8]) -> Result<Gray8, ArchiveError> {
     match bytes.get(..4) {
         Some(b"II*\0") | Some(b"MM\0*") => Tiff::parse(bytes)?.gray8(bytes),
-        Some([0, 0, 0, 3]) | Some([0, 0, 0, 4]) => Err(ArchiveError::Unsupported("DM pixel data".into())),
+        Some([0, 0, 0, 3]) | Some([0, 0, 0, 4]) => dm::pixels(bytes),
         _ => {
             let img = image::load_from_memory(bytes).map_err(|e| ArchiveError::Decode(e.to_string()))?;
             if img.width() as u64 * img.height() as u64 > MAX_PIXELS {

@@ -338,12 +338,18 @@ impl Tiff {
         } else {
             samples.chunks_exact(spp).take(n).map(|p| p.iter().take(3).sum::<f64>() / spp.min(3) as f64).collect()
         };
-        let finite = values.iter().copied().filter(|v| v.is_finite());
-        let lo = finite.clone().fold(f64::INFINITY, f64::min);
-        let hi = finite.fold(f64::NEG_INFINITY, f64::max);
-        let span = if hi > lo { hi - lo } else { 1.0 };
-        values.into_iter().map(|v| if v.is_finite() { ((v - lo) * 255.0 / span).round() as u8 } else { 0 }).collect()
+        stretch(values)
     }
+}
+
+/// Samples stretched from their own finite range to 0..255 (non-finite
+/// values become 0).
+pub(crate) fn stretch(values: Vec<f64>) -> Vec<u8> {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(f64::INFINITY, f64::min);
+    let hi = finite.fold(f64::NEG_INFINITY, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    values.into_iter().map(|v| if v.is_finite() { ((v - lo) * 255.0 / span).round() as u8 } else { 0 }).collect()
 }
 
 fn gray8_via_crate(data: &[u8], w: u32, h: u32) -> Result<Gray8, ArchiveError> {

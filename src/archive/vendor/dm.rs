@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 
 use super::{date_time, length_nm, text, Meta, Modality, Vendor};
+use crate::archive::tiff::{stretch, Gray8, MAX_PIXELS};
 use crate::archive::ArchiveError;
 
 /// A leaf value of the tag tree.
@@ -21,8 +22,24 @@ pub enum Value {
     Num(f64),
     /// A string (DM stores text as arrays of UTF-16 units).
     Text(String),
-    /// An array not read (image data), with its element count.
-    Array(u64),
+    /// An array not read as a value (image data): its element type code,
+    /// element count and byte offset in the file.
+    Array {
+        /// DM type code of one element.
+        elem: u64,
+        /// Number of elements.
+        count: u64,
+        /// Offset of the first element's first byte.
+        offset: usize,
+    },
+}
+
+/// The flattened tag tree and the byte order of its values.
+pub struct Tree {
+    /// `path → value`.
+    pub values: BTreeMap<String, Value>,
+    /// Values (and pixel data) are little-endian.
+    pub little_endian: bool,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -136,8 +153,9 @@ impl<'a> Reader<'a> {
                     let s = self.utf16(count)?;
                     self.out.insert(path.to_string(), Value::Text(s));
                 } else {
+                    let offset = self.pos;
                     self.take(usize::try_from(bytes).map_err(|_| corrupt("array too large"))?)?;
-                    self.out.insert(path.to_string(), Value::Array(count));
+                    self.out.insert(path.to_string(), Value::Array { elem, count, offset });
                 }
             }
             t => {
@@ -200,7 +218,7 @@ fn type_size(t: u64) -> Option<u64> {
 }
 
 /// Parses the whole tag tree into `path → value`.
-pub fn tags(data: &[u8]) -> Result<BTreeMap<String, Value>, ArchiveError> {
+pub fn tags(data: &[u8]) -> Result<Tree, ArchiveError> {
     let version = data.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     let dm4 = match version {
         Some(3) => false,
@@ -211,22 +229,17 @@ pub fn tags(data: &[u8]) -> Result<BTreeMap<String, Value>, ArchiveError> {
     r.count()?; // file length
     r.little = r.be(4)? == 1;
     r.group("", 0)?;
-    Ok(r.out)
+    Ok(Tree { values: r.out, little_endian: r.little })
 }
 
-/// Reads a DM3 / DM4 file: the largest image's size, calibration and the
-/// microscope tags. Returns the metadata and the image's width and height.
-pub fn read(data: &[u8]) -> Result<(Meta, u32, u32), ArchiveError> {
-    let t = tags(data)?;
+/// The image-list entry of the main image: the largest one that is not the
+/// thumbnail (the list holds the thumbnail first). Returns its tag path prefix,
+/// width and height.
+fn main_image(t: &BTreeMap<String, Value>) -> Result<(String, u32, u32), ArchiveError> {
     let num = |k: &str| match t.get(k) {
         Some(Value::Num(v)) => Some(*v),
         _ => None,
     };
-    let txt = |k: &str| match t.get(k) {
-        Some(Value::Text(s)) => text(Some(s)),
-        _ => None,
-    };
-    // The image list holds the thumbnail first, then the image(s).
     let entries: Vec<(String, u32, u32)> = (0..16)
         .filter_map(|i| {
             let base = format!("ImageList.{i}");
@@ -236,11 +249,81 @@ pub fn read(data: &[u8]) -> Result<(Meta, u32, u32), ArchiveError> {
         })
         .collect();
     let images = if entries.len() > 1 { &entries[1..] } else { &entries[..] };
-    let (base, w, h) = images
+    images
         .iter()
         .max_by_key(|(_, w, h)| *w as u64 * *h as u64)
         .cloned()
-        .ok_or_else(|| corrupt("no image in the image list"))?;
+        .ok_or_else(|| corrupt("no image in the image list"))
+}
+
+/// Decodes the main image's pixels to 8-bit grey, stretched from the data's
+/// own finite range (DM data is 8–64-bit integer or float; RGB is averaged).
+/// Complex data (diffraction FFTs) is refused.
+pub fn pixels(data: &[u8]) -> Result<Gray8, ArchiveError> {
+    let tree = tags(data)?;
+    let (base, w, h) = main_image(&tree.values)?;
+    let n = w as u64 * h as u64;
+    if n > MAX_PIXELS {
+        return Err(ArchiveError::TooLarge(format!("{w}×{h} pixels")));
+    }
+    let data_type = match tree.values.get(&format!("{base}.ImageData.DataType")) {
+        Some(Value::Num(v)) => *v as u32,
+        _ => 0,
+    };
+    let Some(&Value::Array { elem, count, offset }) = tree.values.get(&format!("{base}.ImageData.Data")) else {
+        return Err(corrupt("the image has no data array"));
+    };
+    if matches!(data_type, 3 | 13) {
+        return Err(ArchiveError::Unsupported("complex DM image data".into()));
+    }
+    let rgb = data_type == 23;
+    let size = type_size(elem).ok_or_else(|| corrupt("unknown pixel type"))? as usize;
+    if count < n {
+        return Err(corrupt(format!("{count} values for {w}×{h} pixels")));
+    }
+    let raw = &data[offset..offset + n as usize * size];
+    let le = tree.little_endian;
+    let word = |c: &[u8]| {
+        let mut a = [0u8; 8];
+        if le {
+            a[..c.len()].copy_from_slice(c);
+        } else {
+            c.iter().rev().enumerate().for_each(|(i, &x)| a[i] = x);
+        }
+        u64::from_le_bytes(a)
+    };
+    let values: Vec<f64> = raw
+        .chunks_exact(size)
+        .map(|c| {
+            let u = word(c);
+            match elem {
+                _ if rgb => ((u & 0xff) + (u >> 8 & 0xff) + (u >> 16 & 0xff)) as f64 / 3.0,
+                2 => u as u16 as i16 as f64,
+                3 => u as u32 as i32 as f64,
+                6 => f32::from_bits(u as u32) as f64,
+                7 => f64::from_bits(u),
+                9 => u as u8 as i8 as f64,
+                11 => u as i64 as f64,
+                _ => u as f64,
+            }
+        })
+        .collect();
+    Ok(Gray8 { width: w, height: h, pixels: stretch(values) })
+}
+
+/// Reads a DM3 / DM4 file: the largest image's size, calibration and the
+/// microscope tags. Returns the metadata and the image's width and height.
+pub fn read(data: &[u8]) -> Result<(Meta, u32, u32), ArchiveError> {
+    let t = tags(data)?.values;
+    let num = |k: &str| match t.get(k) {
+        Some(Value::Num(v)) => Some(*v),
+        _ => None,
+    };
+    let txt = |k: &str| match t.get(k) {
+        Some(Value::Text(s)) => text(Some(s)),
+        _ => None,
+    };
+    let (base, w, h) = main_image(&t)?;
     let mut m = Meta::new(Vendor::Gatan);
     let info = format!("{base}.ImageTags.Microscope Info");
     let session = format!("{base}.ImageTags.Session Info");
