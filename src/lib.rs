@@ -11,6 +11,8 @@
 pub mod archive;
 pub mod bench;
 pub mod config;
+pub mod extract;
 pub mod fingerprint;
 pub mod matching;
+pub mod progress;
 pub mod store;

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use tracing::{debug, info, warn};
@@ -36,11 +35,7 @@ pub struct FingerprintSummary {
 pub async fn fingerprint_archive(store: &Store, progress: bool) -> Result<FingerprintSummary, ArchiveError> {
     let started = Instant::now();
     let pending = store.fingerprints_pending().await?;
-    let bar = if progress { ProgressBar::new(pending.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} fingerprints {wide_bar} {pos}/{len}, {per_sec}, eta {eta}")
-            .expect("static template"),
-    );
+    let bar = crate::progress::bar(pending.len() as u64, progress, "fingerprints");
     let mut summary = FingerprintSummary::default();
     for chunk in pending.chunks(BATCH) {
         let chunk = chunk.to_vec();

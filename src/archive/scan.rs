@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 use tracing::{debug, info, warn};
@@ -132,11 +131,7 @@ pub async fn scan(store: &Store, opts: &ScanOptions) -> Result<ScanSummary, Arch
     summary.unchanged = summary.seen - todo.len() as u64;
     info!(seen = summary.seen, to_read = todo.len(), "archive walk done");
 
-    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} files, {per_sec}, eta {eta}")
-            .expect("static template"),
-    );
+    let bar = crate::progress::bar(todo.len() as u64, opts.progress, "files");
     let mut moved_ids = HashSet::new();
     // Batches are written by their own task, so reading goes on while one is stored.
     let (batches, mut to_write) = tokio::sync::mpsc::channel::<Vec<Write>>(2);

@@ -239,7 +239,7 @@ fn variant(kind: &str, src: &Source, index: usize, rng: &mut Rng) -> (DynamicIma
         "crop 25% area" => (crop_of(rng, 0.25), 1.0, None, 1.0, false),
         "downscale ≥4×" => (full, rng.uniform(4.0, 6.0), None, 1.0, false),
         "JPEG ≤50" => (full, 1.5, Some(rng.uniform(30.0, 50.0) as u8), 1.0, false),
-        "gamma/contrast" => (full, 1.5, None, if rng.next() % 2 == 0 { 0.6 } else { 1.6 }, false),
+        "gamma/contrast" => (full, 1.5, None, if rng.next().is_multiple_of(2) { 0.6 } else { 1.6 }, false),
         "overlays" => (full, 1.5, None, 1.0, true),
         "data bar kept" | "data bar removed" => (full, 2.0, None, 1.0, false),
         _ => (

@@ -1,8 +1,10 @@
 //! Benchmarks that print their own figures and a baseline's or reference's,
 //! measured in the same run, over the real data in `../shared/data`.
 
+pub mod extract;
 pub mod matching;
 pub mod scan;
 
+pub use extract::{print_extract, run_extract, ExtractBenchOptions};
 pub use matching::{print_match, run_match, MatchBenchOptions};
 pub use scan::{print_scan, scan, ScanBenchOptions};

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use emtrace::archive::{self, ScanOptions};
 use emtrace::bench;
 use emtrace::config::{Profile, TEMPLATE};
+use emtrace::extract;
 use emtrace::matching;
 use emtrace::store::{Store, DEFAULT_DB};
 
@@ -70,6 +71,19 @@ enum Command {
         #[arg(required = true)]
         targets: Vec<PathBuf>,
     },
+    /// Every embedded image of PDFs, Office / OpenDocument files, ZIP / TAR
+    /// archives and image files, with page placement; decoded to pixels.
+    Extract {
+        /// Input files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write each decoded image as PNG here (adds "png" to the JSON).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Give up on a file after this many seconds (what was found is kept).
+        #[arg(long, default_value_t = 120)]
+        time_limit: u64,
+    },
     /// Benchmarks that print their own figures and a reference's.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -110,6 +124,9 @@ enum BenchCommand {
     /// Matching recall, precision, geometry and latency on published-like
     /// variants of the real archive, against a global-pHash baseline.
     Match(bench::MatchBenchOptions),
+    /// Image extraction parity with poppler's pdfimages over the real PDF
+    /// corpus, and wall time against `pdfimages -all` in the same run.
+    Extract(bench::ExtractBenchOptions),
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -251,12 +268,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await;
             output::each(&mut out, cli.json, &results, output::lookup_result)?;
         }
+        Command::Extract { files, out: dir, time_limit } => {
+            let limits =
+                extract::Limits { time_per_file: std::time::Duration::from_secs(*time_limit), ..Default::default() };
+            let bar = emtrace::progress::bar(files.len() as u64, !cli.quiet && !cli.json && files.len() > 1, "files");
+            for file in files {
+                bar.set_message(file.display().to_string());
+                let mut x = extract::extract_file(file, &limits);
+                if let Some(dir) = dir {
+                    if let Err(e) = extract::write_pngs(&mut x, dir) {
+                        x.error.get_or_insert(format!("writing PNGs: {e}"));
+                    }
+                }
+                bar.suspend(
+                    || if cli.json { output::json_line(&mut out, &x) } else { output::extraction(&mut out, &x) },
+                )?;
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+        }
         Command::Bench(BenchCommand::Scan(opts)) => {
             let report = bench::scan(opts, !cli.quiet && !cli.json).await?;
             if cli.json {
                 output::json_line(&mut out, &report)?;
             } else {
                 bench::print_scan(&mut out, &report)?;
+            }
+        }
+        Command::Bench(BenchCommand::Extract(opts)) => {
+            let opts = opts.clone();
+            let report = tokio::task::spawn_blocking(move || bench::run_extract(&opts)).await??;
+            if cli.json {
+                output::json_line(&mut out, &report)?;
+            } else {
+                bench::print_extract(&mut out, &report)?;
             }
         }
         Command::Bench(BenchCommand::Match(opts)) => {

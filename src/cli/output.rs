@@ -206,3 +206,32 @@ pub fn stats_csv(out: &mut impl Write, s: &Stats) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// One extracted file: a summary line, then one line per image.
+pub fn extraction(out: &mut impl Write, x: &emtrace::extract::Extraction) -> io::Result<()> {
+    let kind = serde_json::to_value(x.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let failed = x.images.iter().filter(|i| i.error.is_some()).count();
+    write!(out, "{}: {kind}, {} images", x.file.display(), x.images.len())?;
+    if failed > 0 {
+        write!(out, " ({failed} not decoded)")?;
+    }
+    match &x.error {
+        Some(e) => writeln!(out, ", error: {e}")?,
+        None => writeln!(out)?,
+    }
+    for i in &x.images {
+        let page = i.page.map_or_else(String::new, |p| format!("page {p} "));
+        write!(out, "  {} {page}{}×{} {} {}", i.id, i.width, i.height, i.colorspace, i.encoding)?;
+        if let Some(p) = &i.png {
+            write!(out, " → {}", p.display())?;
+        }
+        match &i.error {
+            Some(e) => writeln!(out, " error: {e}")?,
+            None => writeln!(out)?,
+        }
+    }
+    for m in &x.members {
+        writeln!(out, "  {}: error: {}", m.member, m.error)?;
+    }
+    Ok(())
+}

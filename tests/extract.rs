@@ -1,0 +1,339 @@
+//! Image extraction: PDFs the test writes itself (placements, forms with a
+//! cycle, inline images, masks, annotations, tiles), Office / ZIP / TAR
+//! containers, the real articles and pdf.js corpus (skipped when
+//! ../shared/data is absent), and damaged input.
+
+mod util;
+
+use std::io::Write;
+
+use emtrace::extract::{self, Extraction, Kind, Limits, Role};
+use lopdf::{dictionary, Document, Object, Stream};
+use util::{emtrace, json_lines, shared};
+
+fn flate(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+/// A three-page PDF exercising what the walker must handle.
+fn test_pdf() -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    // 4×2 grey, Flate; drawn twice on page 1 and by an annotation on page 2.
+    let gray: Vec<u8> = (0..8).map(|i| i * 30).collect();
+    let im1 = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 4, "Height" => 2,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray", "Filter" => "FlateDecode" },
+        flate(&gray),
+    ));
+    // 2×2 RGB with a soft mask, drawn only from inside a form.
+    let smask = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 2, "Height" => 2,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray" },
+        vec![255, 0, 128, 255],
+    ));
+    let im2 = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 2, "Height" => 2,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceRGB", "SMask" => smask },
+        vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255],
+    ));
+    // A form that draws Im2 and then itself (a cycle the walker must cut).
+    let form = doc.new_object_id();
+    doc.objects.insert(
+        form,
+        Object::Stream(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 1.into(), 1.into()],
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im2" => im2, "Fm1" => form } } },
+            b"q 50 0 0 50 0 0 cm /Im2 Do Q /Fm1 Do".to_vec(),
+        )),
+    );
+    let resources = doc.add_object(dictionary! { "XObject" => dictionary! { "Im1" => im1, "Fm1" => form } });
+    let page1 = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 100 0 0 50 10 20 cm /Im1 Do Q q 200 0 0 100 300 400 cm /Im1 Do Q q 1 0 0 1 100 600 cm /Fm1 Do Q".to_vec(),
+    ));
+    // Page 2: an inline image; an annotation whose appearance draws Im1.
+    let page2 = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 30 0 0 10 50 50 cm BI /W 3 /H 1 /BPC 8 /CS /G ID \x10\x80\xf0 EI Q".to_vec(),
+    ));
+    let ap = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im1" => im1 } } },
+        b"q 10 0 0 10 0 0 cm /Im1 Do Q".to_vec(),
+    ));
+    let hidden_ap = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im2" => im2 } } },
+        b"/Im2 Do".to_vec(),
+    ));
+    let annot = doc.add_object(dictionary! { "Type" => "Annot", "Subtype" => "Stamp",
+    "Rect" => vec![100.into(), 100.into(), 120.into(), 120.into()], "AP" => dictionary! { "N" => ap } });
+    let hidden = doc.add_object(dictionary! { "Type" => "Annot", "Subtype" => "Stamp", "F" => 2,
+    "Rect" => vec![0.into(), 0.into(), 9.into(), 9.into()], "AP" => dictionary! { "N" => hidden_ap } });
+    // Page 3: two strips tiled edge to edge (one figure), resources inherited from the tree.
+    let top = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 10, "Height" => 5,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray" },
+        vec![0; 50],
+    ));
+    let bottom = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 10, "Height" => 5,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray" },
+        vec![200; 50],
+    ));
+    let page3 = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 100 0 0 50 0 50 cm /Top Do Q q 100 0 0 50 0 0 cm /Bottom Do Q".to_vec(),
+    ));
+    let kids: Vec<Object> = vec![
+        doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => page1, "Resources" => resources })
+            .into(),
+        doc.add_object(
+            dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => page2, "Annots" => vec![annot.into(), hidden.into()] },
+        )
+        .into(),
+        doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => page3 }).into(),
+    ];
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => 3,
+        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Top" => top, "Bottom" => bottom } } }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+fn image(x: &Extraction, pred: impl Fn(&extract::Image) -> bool) -> &extract::Image {
+    x.images.iter().find(|i| pred(i)).unwrap_or_else(|| panic!("no such image among {:#?}", ids(x)))
+}
+
+fn ids(x: &Extraction) -> Vec<(String, u32, u32)> {
+    x.images.iter().map(|i| (i.id.clone(), i.width, i.height)).collect()
+}
+
+#[test]
+fn placements_forms_inline_masks_annotations_and_tiles() {
+    let x = extract::extract_bytes(&test_pdf(), &Limits::default());
+    assert_eq!(x.kind, Kind::Pdf);
+    assert!(x.error.is_none(), "{:?}", x.error);
+
+    // One image drawn three times: two on page 1, one through the annotation on page 2.
+    let im1 = image(&x, |i| i.width == 4 && i.height == 2);
+    let boxes: Vec<(u32, [f32; 4])> = im1.placements.iter().map(|p| (p.page, p.bbox)).collect();
+    assert_eq!(boxes[0], (1, [10.0, 20.0, 110.0, 70.0]));
+    assert_eq!(boxes[1], (1, [300.0, 400.0, 500.0, 500.0]));
+    assert_eq!(boxes[2], (2, [100.0, 100.0, 120.0, 120.0]), "annotation appearance mapped onto /Rect");
+    assert_eq!(boxes.len(), 3);
+    assert!((im1.placements[0].dpi.unwrap() - 4.0 * 72.0 / 100.0).abs() < 1e-3);
+    assert_eq!(im1.encoding, "flate");
+    let px = im1.pixels.as_ref().unwrap().to_luma8();
+    assert_eq!(px.into_raw(), (0..8).map(|i| i * 30).collect::<Vec<u8>>());
+
+    // Drawn from inside the form (which draws itself: the cycle is cut), with its soft mask.
+    let im2 = image(&x, |i| i.width == 2 && i.colorspace == "rgb");
+    assert_eq!(im2.placements.len(), 1, "once: the cycle is cut and the hidden annotation not drawn");
+    assert_eq!(im2.placements[0].bbox, [100.0, 600.0, 150.0, 650.0]);
+    let mask = image(&x, |i| Some(&i.id) == im2.mask.as_ref());
+    assert_eq!(mask.role, Role::Smask);
+    let rgba = im2.pixels.as_ref().unwrap().to_rgba8();
+    assert_eq!(rgba.get_pixel(0, 0).0, [255, 0, 0, 255]);
+    assert_eq!(rgba.get_pixel(1, 0).0, [0, 255, 0, 0], "soft mask applied as alpha");
+
+    // The inline image on page 2.
+    let inline = image(&x, |i| i.inline);
+    assert_eq!((inline.width, inline.height, inline.page), (3, 1, Some(2)));
+    assert_eq!(inline.pixels.as_ref().unwrap().to_luma8().into_raw(), [0x10, 0x80, 0xf0]);
+
+    // Page 3's strips, with resources inherited from the page tree, joined into one figure.
+    let fig = image(&x, |i| i.role == Role::Figure);
+    assert_eq!(fig.page, Some(3));
+    assert_eq!(fig.placements[0].bbox, [0.0, 0.0, 100.0, 100.0]);
+    let f = fig.pixels.as_ref().unwrap().to_luma8();
+    assert_eq!((f.width(), f.height()), (10, 10));
+    assert_eq!((f.get_pixel(5, 1)[0], f.get_pixel(5, 8)[0]), (0, 200), "top strip on top");
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([(x * 7 + y * 3) as u8]));
+    let mut buf = Vec::new();
+    image::DynamicImage::ImageLuma8(img)
+        .write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+        .unwrap();
+    buf
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.write_all(data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn office_zip_and_tar_gz_recursively() {
+    let docx = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("word/document.xml", b"<w:document/>"),
+        ("word/media/image1.png", &png(30, 20)),
+    ]);
+    let x = extract::extract_bytes(&docx, &Limits::default());
+    assert_eq!(x.kind, Kind::Docx);
+    assert_eq!(ids(&x), [("word/media/image1.png#image".to_string(), 30, 20)]);
+
+    // A ZIP holding a PDF, a nested ZIP with a PNG, and a broken PDF.
+    let inner = zip_of(&[("deep/fig.png", &png(8, 9))]);
+    let pdf = test_pdf();
+    let outer = zip_of(&[("si/article.pdf", &pdf), ("inner.zip", &inner), ("broken.pdf", b"%PDF-1.4 garbage")]);
+    let x = extract::extract_bytes(&outer, &Limits::default());
+    assert_eq!(x.kind, Kind::Zip);
+    assert!(x.images.iter().any(|i| i.member.as_deref() == Some("inner.zip/deep/fig.png") && i.width == 8));
+    assert!(x.images.iter().filter(|i| i.member.as_deref() == Some("si/article.pdf")).count() >= 5);
+    assert_eq!(x.members.len(), 1, "the broken member is reported: {:?}", x.members);
+    assert_eq!(x.members[0].member, "broken.pdf");
+
+    let mut tar = tar::Builder::new(Vec::new());
+    let data = png(5, 6);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_cksum();
+    tar.append_data(&mut header, "figs/a.png", data.as_slice()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    let x = extract::extract_bytes(&gz.finish().unwrap(), &Limits::default());
+    assert_eq!(x.kind, Kind::Gzip);
+    assert_eq!(ids(&x), [("figs/a.png#image".to_string(), 5, 6)]);
+}
+
+#[test]
+fn damaged_and_hostile_input_costs_only_itself() {
+    let pdf = test_pdf();
+    // Every truncation and a sweep of byte flips: never a panic; an error or fewer images.
+    for cut in (0..pdf.len()).step_by(97) {
+        let x = extract::extract_bytes(&pdf[..cut], &Limits::default());
+        assert!(!x.error.as_deref().unwrap_or("").starts_with("internal error"), "cut {cut}: {:?}", x.error);
+    }
+    for at in (0..pdf.len()).step_by(13) {
+        let mut bad = pdf.clone();
+        bad[at] ^= 0x5a;
+        let x = extract::extract_bytes(&bad, &Limits::default());
+        assert!(!x.error.as_deref().unwrap_or("").starts_with("internal error"), "flip {at}: {:?}", x.error);
+    }
+    // A pixel limit refuses the image, not the file.
+    let tight = Limits { max_pixels: 6, ..Limits::default() };
+    let x = extract::extract_bytes(&pdf, &tight);
+    assert!(x.error.is_none());
+    let big = image(&x, |i| i.width == 4 && i.height == 2);
+    assert!(big.error.as_deref().unwrap().contains("too large"), "{:?}", big.error);
+    assert!(image(&x, |i| i.inline).error.is_none(), "3 pixels fit");
+    // A decompression bomb inside a ZIP is refused by the byte limit.
+    let bomb = zip_of(&[("a.png", &vec![0u8; 5 << 20])]);
+    let small = Limits { max_decompressed: 1 << 20, ..Limits::default() };
+    let x = extract::extract_bytes(&bomb, &small);
+    assert!(x.error.as_deref().unwrap_or("").contains("too large") || !x.members.is_empty(), "{x:?}");
+}
+
+/// Real articles: the images poppler's `pdfimages -list` reports (sizes
+/// recorded from it), decoded; an HTML page saved as .pdf is reported as HTML.
+#[test]
+fn real_articles() {
+    let Some(dir) = shared("pdfs/articles") else { return };
+    let x = extract::extract_file(&dir.join("PMC7808740.pdf"), &Limits::default());
+    let got: Vec<(Option<u32>, u32, u32, &str, &str)> =
+        x.images.iter().map(|i| (i.page, i.width, i.height, i.colorspace.as_str(), i.encoding.as_str())).collect();
+    assert_eq!(got, [(Some(3), 1975, 1132, "gray", "jpeg"), (Some(6), 1975, 1754, "icc", "jpeg")]);
+    assert!(x.images.iter().all(|i| i.pixels.as_ref().is_some_and(|p| p.width() == i.width)));
+
+    // YCCK / CMYK JPEGs decode to the colours poppler gives (mean within a few levels).
+    let x = extract::extract_file(&dir.join("PMC7909857.pdf"), &Limits::default());
+    let logo = image(&x, |i| i.width == 1008 && i.height == 580);
+    let rgb = logo.pixels.as_ref().unwrap().to_rgb8();
+    let mean = rgb.pixels().map(|p| p[0] as f64).sum::<f64>() / (1008.0 * 580.0);
+    assert!((mean - 202.5).abs() < 8.0, "red mean {mean} (poppler 202.5)");
+
+    let html = extract::extract_file(&dir.join("10.1073_pnas.2307803120.pdf"), &Limits::default());
+    assert_eq!(html.kind, Kind::Html);
+    assert!(html.error.is_some() && html.images.is_empty());
+}
+
+/// pdf.js corpus files for each codec, sizes from `pdfimages -list`, mean
+/// grey of the decoded pixels from poppler's `pdfimages -png`.
+#[test]
+fn real_codecs() {
+    let Some(dir) = shared("pdfs/pdfjs") else { return };
+    for (file, w, h, encoding, poppler_mean) in [
+        ("bitmap-composite-and-xnor.pdf", 399, 400, "jbig2", 237.5),
+        ("issue5481.pdf", 1090, 725, "jpx", 109.1),
+        ("cmykjpeg.pdf", 200, 150, "jpeg", 140.8),
+    ] {
+        let x = extract::extract_file(&dir.join(file), &Limits::default());
+        let i = image(&x, |i| i.width == w && i.height == h);
+        assert_eq!(i.encoding, encoding, "{file}");
+        let g = i.pixels.as_ref().unwrap_or_else(|| panic!("{file}: {:?}", i.error)).to_luma8();
+        let mean = g.pixels().map(|p| p[0] as f64).sum::<f64>() / g.len() as f64;
+        assert!((mean - poppler_mean).abs() < 12.0, "{file}: mean {mean}, poppler {poppler_mean}");
+    }
+    // CCITT (a stencil) decodes; inline images are found.
+    let x = extract::extract_file(&dir.join("issue13372.pdf"), &Limits::default());
+    assert!(image(&x, |i| i.encoding == "ccitt").pixels.is_some());
+    let x = extract::extract_file(&dir.join("TAMReview.pdf"), &Limits::default());
+    assert_eq!(x.images.iter().filter(|i| i.inline).count(), 2);
+}
+
+/// The whole pdf.js corpus: no panic, no time limit, every failure with a reason.
+#[test]
+fn whole_corpus_without_panics() {
+    let Some(dir) = shared("pdfs/pdfjs") else { return };
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "pdf"));
+    assert!(files.len() > 400);
+    let limits = Limits::default();
+    for f in files {
+        let x = extract::extract_file(&f, &limits);
+        for e in x.error.iter().chain(x.images.iter().filter_map(|i| i.error.as_ref())) {
+            assert!(!e.starts_with("internal error") && !e.contains("time limit"), "{}: {e}", f.display());
+            assert!(e.len() > 8, "{}: a reason, not just a code: {e}", f.display());
+        }
+    }
+}
+
+#[test]
+fn cli_json_and_png_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdf = tmp.path().join("paper.pdf");
+    std::fs::write(&pdf, test_pdf()).unwrap();
+    let fake = tmp.path().join("landing.pdf");
+    std::fs::write(&fake, "<!DOCTYPE html><html><body>Just a moment...</body></html>").unwrap();
+    let out = tmp.path().join("out");
+    let run =
+        emtrace(tmp.path()).args(["--json", "extract", "--out"]).arg(&out).arg(&pdf).arg(&fake).assert().success();
+    let rows = json_lines(&run.get_output().stdout);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["kind"], "pdf");
+    for key in ["file", "kind", "error", "images"] {
+        assert!(rows[0].get(key).is_some(), "{key}");
+    }
+    let img = &rows[0]["images"][0];
+    for key in
+        ["id", "page", "width", "height", "bpc", "colorspace", "encoding", "inline", "placements", "error", "png"]
+    {
+        assert!(img.get(key).is_some(), "{key}: {img}");
+    }
+    assert_eq!(img["placements"][0]["bbox"].as_array().unwrap().len(), 4);
+    let written = std::path::PathBuf::from(img["png"].as_str().unwrap());
+    let back = image::open(&written).unwrap();
+    assert_eq!(
+        (back.width() as u64, back.height() as u64),
+        (img["width"].as_u64().unwrap(), img["height"].as_u64().unwrap())
+    );
+    assert_eq!(rows[1]["kind"], "html");
+    assert!(rows[1]["error"].as_str().unwrap().contains("HTML"));
+}
