@@ -12,6 +12,7 @@ pub mod archive;
 pub mod bench;
 pub mod config;
 pub mod extract;
+pub mod figure;
 pub mod fingerprint;
 pub mod matching;
 pub mod progress;

@@ -337,3 +337,33 @@ fn cli_json_and_png_output() {
     assert_eq!(rows[1]["kind"], "html");
     assert!(rows[1]["error"].as_str().unwrap().contains("HTML"));
 }
+
+/// A real multi-panel figure (Nature Communications, CC-BY): its panels,
+/// micrographs told from plots (boxes checked by eye on the figure).
+#[test]
+fn real_figure_panels() {
+    let Some(dir) = shared("published/exsclaim/figures") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = emtrace(tmp.path())
+        .args(["--json", "extract", "--panels"])
+        .arg(dir.join("s41467-018-06211-3_fig2.jpg"))
+        .assert()
+        .success();
+    let rows = json_lines(&run.get_output().stdout);
+    let panels = rows[0]["images"][0]["panels"].as_array().unwrap();
+    let boxes: Vec<([u64; 4], bool)> = panels
+        .iter()
+        .map(|p| {
+            let b: Vec<u64> = p["bbox"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+            ([b[0], b[1], b[2], b[3]], p["micrograph"].as_bool().unwrap())
+        })
+        .collect();
+    let near = |a: [u64; 4], b: [u64; 4]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12);
+    // Panel a (HAADF image with an FFT inset), f (SEM-like overview), and the line profile b.
+    assert!(boxes.iter().any(|(b, m)| near(*b, [15, 4, 386, 251]) && *m), "{boxes:?}");
+    assert!(boxes.iter().any(|(b, m)| near(*b, [18, 555, 308, 736]) && *m), "{boxes:?}");
+    assert!(boxes.iter().any(|(b, m)| near(*b, [1, 287, 370, 503]) && !*m), "{boxes:?}");
+    for key in ["bbox", "micrograph", "scale_bar", "nm_per_px", "databar", "children"] {
+        assert!(panels[0].get(key).is_some(), "{key}");
+    }
+}

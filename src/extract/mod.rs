@@ -138,6 +138,9 @@ pub struct Image {
     /// The archive member it came from (`word/media/image1.png`, `si.zip/fig.pdf`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// Panels found in it (`--panels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panels: Option<Vec<crate::figure::Panel>>,
     /// Where `--out` wrote it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub png: Option<PathBuf>,
@@ -264,6 +267,7 @@ fn standalone(bytes: &[u8], limits: &Limits) -> Image {
         mask: None,
         error: None,
         member: None,
+        panels: None,
         png: None,
         pixels: None,
     };
@@ -302,6 +306,15 @@ fn standalone(bytes: &[u8], limits: &Limits) -> Image {
         Err(e) => img.error = Some(ExtractError::Decode(e).to_string()),
     }
     img
+}
+
+/// Splits every decoded picture (not masks) into panels.
+pub fn add_panels(x: &mut Extraction) {
+    for img in &mut x.images {
+        if let (Some(px), Role::Image | Role::Figure) = (&img.pixels, img.role) {
+            img.panels = Some(crate::figure::panels(&px.to_luma8()));
+        }
+    }
 }
 
 /// Writes each decoded image as PNG under `dir` and records the path.

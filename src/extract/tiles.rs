@@ -100,6 +100,7 @@ pub fn join(images: &[Image]) -> Vec<Image> {
             mask: None,
             error: None,
             member: None,
+            panels: None,
             png: None,
             pixels: Some(DynamicImage::ImageRgb8(canvas)),
         });
@@ -127,6 +128,7 @@ mod tests {
             mask: None,
             error: None,
             member: None,
+            panels: None,
             png: None,
             pixels: Some(DynamicImage::ImageLuma8(image::GrayImage::from_pixel(10, 10, image::Luma([value])))),
         }

@@ -489,6 +489,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
                 mask: f.mask.map(|m| found[m].id.clone()),
                 error,
                 member: None,
+                panels: None,
                 png: None,
                 pixels,
             }

@@ -1,0 +1,240 @@
+//! Figure understanding: a figure raster split into panels, each classified
+//! as micrograph or not, with an instrument data bar when one is burned in.
+//!
+//! Splitting is a recursive XY cut: rows (then columns, alternating) that are
+//! all background form gutters; the background is the figure's border
+//! colour, so white and black gutters both work. Each piece is trimmed to its
+//! content. A micrograph fills its box with texture; plots, spectra and
+//! schemes are mostly background with thin strokes.
+//!
+//! Scale-bar reading (bar, label, nm/px) is not built yet: `scale_bar` and
+//! `nm_per_px` are reported as null.
+
+use image::GrayImage;
+use serde::Serialize;
+
+use crate::archive::databar;
+use crate::archive::tiff::Gray8;
+
+/// A panel found in a figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Panel {
+    /// `[x0, y0, x1, y1]` in image pixels (x1, y1 exclusive).
+    pub bbox: [u32; 4],
+    /// A micrograph (kept for matching) rather than a plot, spectrum or scheme.
+    pub micrograph: bool,
+    /// The scale bar: not read yet, always null.
+    pub scale_bar: Option<()>,
+    /// Physical pixel size: not known until scale bars are read.
+    pub nm_per_px: Option<f64>,
+    /// A burned-in instrument data bar at the bottom of the panel.
+    pub databar: Option<Databar>,
+    /// Insets: not separated yet.
+    pub children: Vec<Panel>,
+}
+
+/// An instrument data bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Databar {
+    /// Its rows at the bottom of the panel.
+    pub rows: u32,
+    /// Its box in image pixels.
+    pub bbox: [u32; 4],
+}
+
+/// Smallest panel side kept, in pixels.
+const MIN_SIDE: u32 = 24;
+/// A pixel within this of the background is background.
+const TOLERANCE: i16 = 24;
+
+/// The background grey: the median of the border pixels.
+fn background(img: &GrayImage) -> u8 {
+    let (w, h) = img.dimensions();
+    let mut border: Vec<u8> = (0..w).flat_map(|x| [img.get_pixel(x, 0)[0], img.get_pixel(x, h - 1)[0]]).collect();
+    border.extend((0..h).flat_map(|y| [img.get_pixel(0, y)[0], img.get_pixel(w - 1, y)[0]]));
+    border.sort_unstable();
+    border[border.len() / 2]
+}
+
+struct Cutter<'a> {
+    img: &'a GrayImage,
+    bg: u8,
+}
+
+impl Cutter<'_> {
+    fn is_bg(&self, x: u32, y: u32) -> bool {
+        (self.img.get_pixel(x, y)[0] as i16 - self.bg as i16).abs() <= TOLERANCE
+    }
+
+    /// Blank lines along one axis of `r`: `rows` true = each row of the box.
+    fn blank(&self, r: [u32; 4], rows: bool) -> Vec<bool> {
+        let (outer, inner) = if rows { (r[1]..r[3], r[0]..r[2]) } else { (r[0]..r[2], r[1]..r[3]) };
+        outer
+            .map(|o| {
+                let (inner, mut content) = (inner.clone(), 0u32);
+                let len = inner.len() as u32;
+                for i in inner {
+                    let (x, y) = if rows { (i, o) } else { (o, i) };
+                    if !self.is_bg(x, y) {
+                        content += 1;
+                    }
+                }
+                // A stray pixel or two (JPEG ringing) does not break a gutter.
+                content <= len / 200
+            })
+            .collect()
+    }
+
+    /// Trims `r` to its content; `None` when it is all background.
+    fn trim(&self, r: [u32; 4]) -> Option<[u32; 4]> {
+        let rows = self.blank(r, true);
+        let cols = self.blank(r, false);
+        let y0 = rows.iter().position(|b| !b)? as u32;
+        let y1 = rows.len() as u32 - rows.iter().rev().position(|b| !b)? as u32;
+        let x0 = cols.iter().position(|b| !b)? as u32;
+        let x1 = cols.len() as u32 - cols.iter().rev().position(|b| !b)? as u32;
+        Some([r[0] + x0, r[1] + y0, r[0] + x1, r[1] + y1])
+    }
+
+    /// Pieces of `r` between gutters at least `min_gap` wide along one axis.
+    fn pieces(&self, r: [u32; 4], rows: bool, min_gap: usize) -> Vec<[u32; 4]> {
+        let blank = self.blank(r, rows);
+        let start = if rows { r[1] } else { r[0] };
+        let mut out = Vec::new();
+        let mut seg_start: Option<usize> = None;
+        let mut gap = 0usize;
+        for (i, &b) in blank.iter().chain(std::iter::repeat_n(&true, min_gap)).enumerate() {
+            if b {
+                gap += 1;
+                if gap == min_gap {
+                    if let Some(s) = seg_start.take() {
+                        let e = i + 1 - min_gap;
+                        out.push(if rows {
+                            [r[0], start + s as u32, r[2], start + e as u32]
+                        } else {
+                            [start + s as u32, r[1], start + e as u32, r[3]]
+                        });
+                    }
+                }
+            } else {
+                if seg_start.is_none() {
+                    seg_start = Some(i);
+                }
+                gap = 0;
+            }
+        }
+        out
+    }
+
+    fn cut(&self, r: [u32; 4], depth: usize, out: &mut Vec<[u32; 4]>) {
+        let Some(r) = self.trim(r) else { return };
+        if r[2] - r[0] < MIN_SIDE || r[3] - r[1] < MIN_SIDE {
+            return;
+        }
+        let min_gap = ((self.img.width().max(self.img.height()) / 150) as usize).max(3);
+        if depth < 8 {
+            for rows in [true, false] {
+                let pieces = self.pieces(r, rows, min_gap);
+                if pieces.len() > 1 {
+                    for p in pieces {
+                        self.cut(p, depth + 1, out);
+                    }
+                    return;
+                }
+            }
+        }
+        out.push(r);
+    }
+
+    /// Texture fills the box: little background and real contrast.
+    fn is_micrograph(&self, r: [u32; 4]) -> bool {
+        let (w, h) = (r[2] - r[0], r[3] - r[1]);
+        let n = (w * h) as f64;
+        let mut bg = 0u32;
+        let (mut sum, mut sq) = (0f64, 0f64);
+        for y in r[1]..r[3] {
+            for x in r[0]..r[2] {
+                let v = self.img.get_pixel(x, y)[0] as f64;
+                sum += v;
+                sq += v * v;
+                bg += u32::from(self.is_bg(x, y));
+            }
+        }
+        let sd = (sq / n - (sum / n).powi(2)).max(0.0).sqrt();
+        (bg as f64) < 0.3 * n && sd > 12.0 && w >= 48 && h >= 48
+    }
+}
+
+/// Splits a figure (or a single panel) into panels.
+pub fn panels(img: &GrayImage) -> Vec<Panel> {
+    let (w, h) = img.dimensions();
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Vec::new();
+    }
+    let cutter = Cutter { img, bg: background(img) };
+    let mut boxes = Vec::new();
+    cutter.cut([0, 0, w, h], 0, &mut boxes);
+    if boxes.is_empty() {
+        // Edge-to-edge content: the whole image is one panel.
+        boxes.push([0, 0, w, h]);
+    }
+    boxes
+        .into_iter()
+        .map(|b| {
+            let micrograph = cutter.is_micrograph(b);
+            let databar = micrograph.then(|| databar_of(img, b)).flatten();
+            Panel { bbox: b, micrograph, scale_bar: None, nm_per_px: None, databar, children: Vec::new() }
+        })
+        .collect()
+}
+
+fn databar_of(img: &GrayImage, b: [u32; 4]) -> Option<Databar> {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    let pixels: Vec<u8> =
+        (b[1]..b[3]).flat_map(|y| (b[0]..b[2]).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(x, y)[0]).collect();
+    let rows = databar::detect(&Gray8 { width: w, height: h, pixels })?;
+    Some(Databar { rows, bbox: [b[0], b[3] - rows, b[2], b[3]] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2×2 grid of noisy "micrographs" with white gutters, and a plot.
+    fn grid(bg: u8) -> GrayImage {
+        let mut seed = 1u32;
+        GrayImage::from_fn(400, 300, |x, y| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let noise = (seed >> 16) as u8 / 2;
+            let in_panel = |x0: u32, y0: u32| x >= x0 && x < x0 + 180 && y >= y0 && y < y0 + 130;
+            if in_panel(10, 10) || in_panel(210, 10) || in_panel(10, 160) {
+                image::Luma([60 + noise])
+            } else if (210..390).contains(&x) && (160..290).contains(&y) && (y == 280 || x == 220) {
+                image::Luma([255 - bg]) // plot axes
+            } else {
+                image::Luma([bg])
+            }
+        })
+    }
+
+    #[test]
+    fn splits_white_and_black_gutters() {
+        for bg in [255, 0] {
+            let p = panels(&grid(bg));
+            let boxes: Vec<[u32; 4]> = p.iter().map(|p| p.bbox).collect();
+            assert!(boxes.contains(&[10, 10, 190, 140]), "{bg}: {boxes:?}");
+            assert!(boxes.contains(&[210, 10, 390, 140]));
+            assert!(boxes.contains(&[10, 160, 190, 290]));
+            assert_eq!(p.iter().filter(|p| p.micrograph).count(), 3, "{bg}: the axes are not a micrograph");
+        }
+    }
+
+    #[test]
+    fn a_single_panel_is_itself() {
+        let img = GrayImage::from_fn(100, 80, |x, y| image::Luma([((x * 37 + y * 91) % 200) as u8 + 20]));
+        let p = panels(&img);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].bbox, [0, 0, 100, 80]);
+        assert!(p[0].micrograph);
+    }
+}
