@@ -86,6 +86,12 @@ pub struct ExtractReport {
     pub pdfimages_all_s: f64,
     /// `pdfimages -all`, as many processes at once as cores, seconds.
     pub pdfimages_all_parallel_s: f64,
+    /// Files `pdfimages -all` was stopped on after the cap.
+    pub reference_capped: Vec<String>,
+    /// emtrace (1 core, writing PNGs) over the files pdfimages finished, seconds.
+    pub emtrace_1core_png_uncapped_s: f64,
+    /// `pdfimages -all` over the files it finished, seconds.
+    pub pdfimages_all_uncapped_s: f64,
     /// Cores used.
     pub cores: usize,
 }
@@ -153,30 +159,47 @@ fn lookup(row: &Row, x: &Extraction, used_inline: &mut [bool]) -> (bool, bool) {
     (hit.is_some(), hit.is_some_and(|i| i.error.is_none() && i.pixels.is_some()))
 }
 
-fn time_pdfimages_all(files: &[PathBuf], parallel: usize) -> Result<Duration> {
+/// Seconds after which `pdfimages` is stopped on one file.
+const REFERENCE_CAP_S: u64 = 60;
+
+/// Runs `pdfimages -all` over `files` on `parallel` processes: the wall
+/// time and each file's time.
+fn time_pdfimages_all(files: &[PathBuf], parallel: usize) -> Result<(Duration, Vec<Duration>)> {
     let tmp = std::env::temp_dir().join(format!("emtrace-bench-pdfimages-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(parallel).build()?;
-    pool.install(|| {
-        files.par_iter().enumerate().for_each(|(n, f)| {
-            let _ = Command::new("timeout")
-                .arg("60")
-                .arg("pdfimages")
-                .arg("-all")
-                .arg(f)
-                .arg(tmp.join(format!("f{n}")))
-                .output();
-        })
+    let each = pool.install(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(n, f)| {
+                let t = Instant::now();
+                let _ = Command::new("timeout")
+                    .arg(REFERENCE_CAP_S.to_string())
+                    .arg("pdfimages")
+                    .arg("-all")
+                    .arg(f)
+                    .arg(tmp.join(format!("f{n}")))
+                    .output();
+                t.elapsed()
+            })
+            .collect()
     });
     let took = started.elapsed();
     std::fs::remove_dir_all(&tmp)?;
-    Ok(took)
+    Ok((took, each))
 }
 
 /// Extracts every file on `threads` cores; with `png`, writes every image
 /// as PNG under a temporary directory (removed afterwards) as `--out` does.
-fn run_emtrace(files: &[PathBuf], limits: &Limits, threads: usize, png: bool) -> Result<(Duration, Vec<Extraction>)> {
+/// Returns the wall time and each file's extraction with its time.
+fn run_emtrace(
+    files: &[PathBuf],
+    limits: &Limits,
+    threads: usize,
+    png: bool,
+) -> Result<(Duration, Vec<(Extraction, Duration)>)> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let dir = std::env::temp_dir().join(format!("emtrace-bench-extract-{}", std::process::id()));
     let started = Instant::now();
@@ -184,6 +207,7 @@ fn run_emtrace(files: &[PathBuf], limits: &Limits, threads: usize, png: bool) ->
         files
             .par_iter()
             .map(|f| {
+                let t = Instant::now();
                 let mut x = extract::extract_file(f, limits);
                 if png {
                     if let Err(e) = extract::write_pngs(&mut x, &dir) {
@@ -191,7 +215,7 @@ fn run_emtrace(files: &[PathBuf], limits: &Limits, threads: usize, png: bool) ->
                     }
                     x.images.iter_mut().for_each(|i| i.pixels = None);
                 }
-                x
+                (x, t.elapsed())
             })
             .collect()
     });
@@ -216,11 +240,17 @@ pub fn run_extract(opts: &ExtractBenchOptions) -> Result<ExtractReport> {
     eprintln!("listing {} PDFs with pdfimages -list …", files.len());
     let lists: Vec<Option<Vec<Row>>> = files.par_iter().map(|f| list(f)).collect();
     eprintln!("timing emtrace and pdfimages -all …");
-    let (emtrace_1_png, _) = run_emtrace(&files, &limits, 1, true)?;
+    let (emtrace_1_png, each_png) = run_emtrace(&files, &limits, 1, true)?;
     let (emtrace_1, _) = run_emtrace(&files, &limits, 1, false)?;
     let (emtrace_n, xs) = run_emtrace(&files, &limits, cores, false)?;
-    let all_1 = time_pdfimages_all(&files, 1).context("running pdfimages -all")?;
-    let all_n = time_pdfimages_all(&files, cores)?;
+    let xs: Vec<Extraction> = xs.into_iter().map(|(x, _)| x).collect();
+    let (all_1, each_ref) = time_pdfimages_all(&files, 1).context("running pdfimages -all")?;
+    let (all_n, _) = time_pdfimages_all(&files, cores)?;
+    // The same comparison without the files pdfimages gave up on.
+    let capped: Vec<bool> = each_ref.iter().map(|d| d.as_secs() >= REFERENCE_CAP_S).collect();
+    let uncapped =
+        |d: &[Duration]| -> f64 { d.iter().zip(&capped).filter(|(_, c)| !**c).map(|(d, _)| d.as_secs_f64()).sum() };
+    let png_times: Vec<Duration> = each_png.iter().map(|(_, d)| *d).collect();
 
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut total = Group { name: "all".into(), ..Default::default() };
@@ -300,6 +330,14 @@ pub fn run_extract(opts: &ExtractBenchOptions) -> Result<ExtractReport> {
         emtrace_1core_png_s: emtrace_1_png.as_secs_f64(),
         pdfimages_all_s: all_1.as_secs_f64(),
         pdfimages_all_parallel_s: all_n.as_secs_f64(),
+        reference_capped: files
+            .iter()
+            .zip(&capped)
+            .filter(|(_, c)| **c)
+            .map(|(f, _)| f.display().to_string())
+            .collect(),
+        emtrace_1core_png_uncapped_s: uncapped(&png_times),
+        pdfimages_all_uncapped_s: uncapped(&each_ref),
         cores,
     })
 }
@@ -350,5 +388,15 @@ pub fn print_extract(out: &mut impl Write, r: &ExtractReport) -> std::io::Result
     writeln!(out, "  emtrace, 1 core, writing every image as PNG:    {:>7.2} s", r.emtrace_1core_png_s)?;
     writeln!(out, "  pdfimages -all, one file after another:         {:>7.2} s", r.pdfimages_all_s)?;
     writeln!(out, "  pdfimages -all, {} processes:                    {:>7.2} s", r.cores, r.pdfimages_all_parallel_s)?;
+    if !r.reference_capped.is_empty() {
+        writeln!(
+            out,
+            "  without the {} file(s) pdfimages was stopped on after {REFERENCE_CAP_S} s ({}):",
+            r.reference_capped.len(),
+            r.reference_capped.join(", ")
+        )?;
+        writeln!(out, "    emtrace, 1 core, writing PNGs: {:>7.2} s", r.emtrace_1core_png_uncapped_s)?;
+        writeln!(out, "    pdfimages -all, sequential:    {:>7.2} s", r.pdfimages_all_uncapped_s)?;
+    }
     Ok(())
 }
