@@ -2,9 +2,11 @@
 //! measured in the same run, over the real data in `../shared/data`.
 
 pub mod extract;
+pub mod figures;
 pub mod matching;
 pub mod scan;
 
 pub use extract::{print_extract, run_extract, ExtractBenchOptions};
+pub use figures::{print_figures, run_figures, FiguresBenchOptions};
 pub use matching::{print_match, run_match, MatchBenchOptions};
 pub use scan::{print_scan, scan, ScanBenchOptions};

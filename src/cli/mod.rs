@@ -130,6 +130,9 @@ enum BenchCommand {
     /// Image extraction parity with poppler's pdfimages over the real PDF
     /// corpus, and wall time against `pdfimages -all` in the same run.
     Extract(bench::ExtractBenchOptions),
+    /// Scale bars, labels and panel splitting against ground truth made by
+    /// eye (fixtures/figures), with Tesseract on the same label crops.
+    Figures(bench::FiguresBenchOptions),
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -299,6 +302,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 output::json_line(&mut out, &report)?;
             } else {
                 bench::print_scan(&mut out, &report)?;
+            }
+        }
+        Command::Bench(BenchCommand::Figures(opts)) => {
+            let opts = opts.clone();
+            let report = tokio::task::spawn_blocking(move || bench::run_figures(&opts)).await??;
+            if cli.json {
+                output::json_line(&mut out, &report)?;
+            } else {
+                bench::print_figures(&mut out, &report)?;
             }
         }
         Command::Bench(BenchCommand::Extract(opts)) => {

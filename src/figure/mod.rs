@@ -7,8 +7,10 @@
 //! content. A micrograph fills its box with texture; plots, spectra and
 //! schemes are mostly background with thin strokes.
 //!
-//! Scale-bar reading (bar, label, nm/px) is not built yet: `scale_bar` and
-//! `nm_per_px` are reported as null.
+//! Each micrograph's scale bar is found by [`scalebar`].
+
+pub mod ocr;
+pub mod scalebar;
 
 use image::GrayImage;
 use serde::Serialize;
@@ -23,14 +25,33 @@ pub struct Panel {
     pub bbox: [u32; 4],
     /// A micrograph (kept for matching) rather than a plot, spectrum or scheme.
     pub micrograph: bool,
-    /// The scale bar: not read yet, always null.
-    pub scale_bar: Option<()>,
+    /// The scale bar, when one is found.
+    pub scale_bar: Option<ScaleBar>,
     /// Physical pixel size: not known until scale bars are read.
     pub nm_per_px: Option<f64>,
     /// A burned-in instrument data bar at the bottom of the panel.
     pub databar: Option<Databar>,
     /// Insets: not separated yet.
     pub children: Vec<Panel>,
+}
+
+/// A scale bar and what its label says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleBar {
+    /// The label's number (`200` in "200 nm"), when read.
+    pub value: Option<f64>,
+    /// The label's unit (`nm`, `µm`, `mm`, `pm`, `Å`), when read.
+    pub unit: Option<String>,
+    /// What was read next to the bar, when anything was.
+    pub text: Option<String>,
+    /// The label's box in image pixels.
+    pub label_bbox: Option<[u32; 4]>,
+    /// The bar, `[x0, y0, x1, y1]` in image pixels.
+    pub bbox: [u32; 4],
+    /// Its length in pixels (sub-pixel).
+    pub length_px: f64,
+    /// Where the label was read from: `ocr`, `vector-text` or `databar`.
+    pub source: &'static str,
 }
 
 /// An instrument data bar.
@@ -45,7 +66,7 @@ pub struct Databar {
 /// Smallest panel side kept, in pixels.
 const MIN_SIDE: u32 = 24;
 /// A pixel within this of the background is background.
-const TOLERANCE: i16 = 24;
+const TOLERANCE: i16 = 14;
 
 /// The background grey: the median of the border pixels.
 fn background(img: &GrayImage) -> u8 {
@@ -146,22 +167,29 @@ impl Cutter<'_> {
         out.push(r);
     }
 
-    /// Texture fills the box: little background and real contrast.
+    /// Texture fills the box: little flat paper (white or black pixels
+    /// equal to their neighbours, as in plots and schemes) and real contrast.
+    /// Micrograph backgrounds, however light, carry noise.
     fn is_micrograph(&self, r: [u32; 4]) -> bool {
         let (w, h) = (r[2] - r[0], r[3] - r[1]);
-        let n = (w * h) as f64;
-        let mut bg = 0u32;
+        if w < 48 || h < 48 {
+            return false;
+        }
+        let n = ((w - 1) * (h - 1)) as f64;
+        let mut paper = 0u32;
         let (mut sum, mut sq) = (0f64, 0f64);
-        for y in r[1]..r[3] {
-            for x in r[0]..r[2] {
-                let v = self.img.get_pixel(x, y)[0] as f64;
-                sum += v;
-                sq += v * v;
-                bg += u32::from(self.is_bg(x, y));
+        for y in r[1]..r[3] - 1 {
+            for x in r[0]..r[2] - 1 {
+                let v = self.img.get_pixel(x, y)[0];
+                let (right, below) = (self.img.get_pixel(x + 1, y)[0], self.img.get_pixel(x, y + 1)[0]);
+                let flat = v.abs_diff(right) <= 2 && v.abs_diff(below) <= 2;
+                paper += u32::from(flat && !(21..235).contains(&v));
+                sum += v as f64;
+                sq += (v as f64).powi(2);
             }
         }
         let sd = (sq / n - (sum / n).powi(2)).max(0.0).sqrt();
-        (bg as f64) < 0.3 * n && sd > 12.0 && w >= 48 && h >= 48
+        (paper as f64) < 0.35 * n && sd > 8.0
     }
 }
 
@@ -173,7 +201,10 @@ pub fn panels(img: &GrayImage) -> Vec<Panel> {
     }
     let cutter = Cutter { img, bg: background(img) };
     let mut boxes = Vec::new();
-    cutter.cut([0, 0, w, h], 0, &mut boxes);
+    // Gutters are paper white or black; a grey border is the micrograph's own background.
+    if cutter.bg >= 230 || cutter.bg <= 25 {
+        cutter.cut([0, 0, w, h], 0, &mut boxes);
+    }
     if boxes.is_empty() {
         // Edge-to-edge content: the whole image is one panel.
         boxes.push([0, 0, w, h]);
@@ -183,9 +214,27 @@ pub fn panels(img: &GrayImage) -> Vec<Panel> {
         .map(|b| {
             let micrograph = cutter.is_micrograph(b);
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
-            Panel { bbox: b, micrograph, scale_bar: None, nm_per_px: None, databar, children: Vec::new() }
+            let scale_bar = micrograph.then(|| scale_bar_of(img, b)).flatten();
+            let nm_per_px = scale_bar.as_ref().and_then(|s| Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px));
+            Panel { bbox: b, micrograph, scale_bar, nm_per_px, databar, children: Vec::new() }
         })
         .collect()
+}
+
+fn scale_bar_of(img: &GrayImage, b: [u32; 4]) -> Option<ScaleBar> {
+    let crop = image::imageops::crop_imm(img, b[0], b[1], b[2] - b[0], b[3] - b[1]).to_image();
+    let bar = scalebar::find(&crop)?;
+    let label = ocr::read(&crop, &bar);
+    let shift = |r: [u32; 4]| [r[0] + b[0], r[1] + b[1], r[2] + b[0], r[3] + b[1]];
+    Some(ScaleBar {
+        value: label.as_ref().and_then(|l| l.value),
+        unit: label.as_ref().and_then(|l| l.unit.clone()),
+        text: label.as_ref().map(|l| l.text.clone()),
+        label_bbox: label.as_ref().map(|l| shift(l.bbox)),
+        bbox: shift(bar.bbox),
+        length_px: bar.length_px,
+        source: "ocr",
+    })
 }
 
 fn databar_of(img: &GrayImage, b: [u32; 4]) -> Option<Databar> {

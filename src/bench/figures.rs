@@ -1,0 +1,245 @@
+//! `bench figures`: scale bars, labels and panel splitting against ground
+//! truth made by looking at the real published images (kept in
+//! `fixtures/figures/`), with Tesseract reading the same label crops as the
+//! baseline in the same run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::figure::{self, ocr, Panel};
+
+/// Options of `bench figures`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FiguresBenchOptions {
+    /// Published data. [default: ../shared/data/published]
+    #[arg(long, default_value = "../shared/data/published")]
+    pub published: PathBuf,
+    /// Ground truth. [default: fixtures/figures]
+    #[arg(long, default_value = "fixtures/figures")]
+    pub labels: PathBuf,
+    /// Print each panel whose bar or label went wrong on stderr.
+    #[arg(long)]
+    pub show_failures: bool,
+}
+
+/// The benchmark's figures.
+#[derive(Debug, Default, Serialize)]
+pub struct FiguresReport {
+    /// Labelled panels.
+    pub panels: usize,
+    /// Of those with a scale bar.
+    pub with_bar: usize,
+    /// Bars found where the ground truth box is (IoU ≥ 0.5).
+    pub bars_found: usize,
+    /// Detections that are not the bar (on a panel without one, or elsewhere).
+    pub false_bars: usize,
+    /// Detections on panels whose bar box was not recorded (neither right nor wrong).
+    pub unverified: usize,
+    /// Panels with a labelled bar.
+    pub with_label: usize,
+    /// Labels read with the exact value and unit.
+    pub labels_exact: usize,
+    /// Panels with a bar box and a label (nm/px computable).
+    pub with_scale: usize,
+    /// nm/px within 3% of the truth.
+    pub scale_within_3pct: usize,
+    /// Mean |length − truth| of found bars, pixels.
+    pub bar_length_error_px: f64,
+    /// Label crops given to both readers.
+    pub crops: usize,
+    /// emtrace exact on those crops.
+    pub crops_emtrace_exact: usize,
+    /// Tesseract exact on those crops (`None` when it is not installed).
+    pub crops_tesseract_exact: Option<usize>,
+    /// Micrograph panels of multi-panel figures.
+    pub figure_panels: usize,
+    /// Found with IoU ≥ 0.9.
+    pub figure_panels_found: usize,
+}
+
+fn iou(a: [u32; 4], b: [u32; 4]) -> f64 {
+    let ix = a[2].min(b[2]).saturating_sub(a[0].max(b[0])) as f64;
+    let iy = a[3].min(b[3]).saturating_sub(a[1].max(b[1])) as f64;
+    let inter = ix * iy;
+    let area = |r: [u32; 4]| ((r[2] - r[0]) * (r[3] - r[1])) as f64;
+    inter / (area(a) + area(b) - inter).max(1.0)
+}
+
+fn bbox(s: &str) -> Option<[u32; 4]> {
+    let v: Vec<u32> = s.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+}
+
+fn rows(path: &Path) -> Result<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1)
+        .map(|l| l.splitn(3, ',').map(str::to_string).collect())
+        .collect())
+}
+
+fn gray(path: &Path) -> Result<image::GrayImage> {
+    // By content: some of the real figures are PNGs named .jpg.
+    let reader = image::ImageReader::open(path)?.with_guessed_format()?;
+    Ok(reader.decode().with_context(|| format!("decoding {}", path.display()))?.to_luma8())
+}
+
+/// The crop given to both readers: the bar and the band above and below it.
+fn label_crop(img: &image::GrayImage, bar: [u32; 4]) -> image::GrayImage {
+    let (w, h) = img.dimensions();
+    let len = bar[2] - bar[0];
+    let reach = (h / 7).max(24);
+    let (x0, y0) = (bar[0].saturating_sub(len / 2), bar[1].saturating_sub(reach));
+    let (x1, y1) = ((bar[2] + len / 2).min(w), (bar[3] + reach).min(h));
+    image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image()
+}
+
+fn tesseract(crop: &image::GrayImage, dir: &Path, n: usize) -> Option<String> {
+    let path = dir.join(format!("crop{n}.png"));
+    let big =
+        image::imageops::resize(crop, crop.width() * 3, crop.height() * 3, image::imageops::FilterType::CatmullRom);
+    big.save(&path).ok()?;
+    let out = Command::new("tesseract").arg(&path).arg("stdout").args(["--psm", "11"]).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The first length ("200 nm") anywhere in `text`.
+fn first_length(text: &str) -> Option<(f64, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    (0..words.len()).find_map(|i| {
+        ocr::parse(words[i]).or_else(|| words.get(i + 1).and_then(|next| ocr::parse(&format!("{} {next}", words[i]))))
+    })
+}
+
+/// Runs the benchmark.
+pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
+    let emps = opts.published.join("emps-train/images");
+    if !emps.is_dir() {
+        bail!("{} is absent (is ../shared/data present?)", emps.display());
+    }
+    let have_tesseract = Command::new("tesseract").arg("--version").output().is_ok();
+    let tmp = std::env::temp_dir().join(format!("emtrace-bench-figures-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut r = FiguresReport { crops_tesseract_exact: have_tesseract.then_some(0), ..Default::default() };
+    let mut length_errors = Vec::new();
+    for row in rows(&opts.labels.join("emps-train-scalebars.csv"))? {
+        let (file, bar, label) = (row[0].as_str(), row[1].as_str(), row.get(2).map_or("", |s| s.as_str()));
+        let img = gray(&emps.join(file))?;
+        let detected: Vec<figure::ScaleBar> =
+            figure::panels(&img).into_iter().filter_map(|p: Panel| p.scale_bar).collect();
+        r.panels += 1;
+        let truth = ocr::parse(label);
+        let has_bar = bar != "none";
+        r.with_bar += usize::from(has_bar);
+        r.with_label += usize::from(has_bar && truth.is_some());
+        let truth_box = bbox(bar);
+        let hit = truth_box.and_then(|t| detected.iter().find(|d| iou(d.bbox, t) >= 0.5));
+        match (has_bar, truth_box) {
+            (false, _) => r.false_bars += detected.len(),
+            (true, Some(_)) => r.false_bars += detected.len() - usize::from(hit.is_some()),
+            (true, None) => r.unverified += detected.len(),
+        }
+        let read = hit.and_then(|d| Some((d.value?, d.unit.clone()?)));
+        if let Some(d) = hit {
+            r.bars_found += 1;
+            let t = truth_box.expect("a hit has a box");
+            length_errors.push((d.length_px - (t[2] - t[0]) as f64).abs());
+        }
+        let exact = truth.is_some() && read == truth;
+        r.labels_exact += usize::from(exact);
+        if let (Some(t), Some((value, unit))) = (truth_box, &truth) {
+            r.with_scale += 1;
+            let want = ocr::nm(*value, unit) / (t[2] - t[0]) as f64;
+            let got = hit.and_then(|d| Some(ocr::nm(d.value?, d.unit.as_deref()?) / d.length_px));
+            r.scale_within_3pct += usize::from(got.is_some_and(|g| (g - want).abs() <= 0.03 * want));
+            // The same label crop for both readers.
+            let crop = label_crop(&img, t);
+            r.crops += 1;
+            let ours = scalebar_label(&crop);
+            r.crops_emtrace_exact += usize::from(ours.as_ref() == Some(&(*value, unit.clone())));
+            if have_tesseract {
+                let text = tesseract(&crop, &tmp, r.crops).unwrap_or_default();
+                let theirs = first_length(&text.replace('μ', "µ"));
+                if let Some(n) = r.crops_tesseract_exact.as_mut() {
+                    *n += usize::from(theirs.as_ref() == Some(&(*value, unit.clone())));
+                }
+            }
+        }
+        if opts.show_failures && (has_bar && (hit.is_none() || (truth.is_some() && !exact))) {
+            let got: Vec<String> = detected.iter().map(|d| format!("{:?} {:?}", d.bbox, d.text)).collect();
+            eprintln!("{file}: truth {bar} {label:?}; found {got:?}");
+        }
+    }
+    for row in rows(&opts.labels.join("exsclaim-panels.csv"))? {
+        let img = gray(&opts.published.join("exsclaim/figures").join(&row[0]))?;
+        let truth = bbox(&row[1]).context("panel box")?;
+        let found = figure::panels(&img).iter().any(|p| p.micrograph && iou(p.bbox, truth) >= 0.9);
+        r.figure_panels += 1;
+        r.figure_panels_found += usize::from(found);
+        if opts.show_failures && !found {
+            eprintln!("{}: micrograph panel {truth:?} not found", row[0]);
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    r.bar_length_error_px = length_errors.iter().sum::<f64>() / length_errors.len().max(1) as f64;
+    Ok(r)
+}
+
+/// emtrace's reading of a label crop: its bar and label.
+fn scalebar_label(crop: &image::GrayImage) -> Option<(f64, String)> {
+    let bar = figure::scalebar::find(crop)?;
+    let label = ocr::read(crop, &bar)?;
+    Some((label.value?, label.unit?))
+}
+
+fn pct(a: usize, b: usize) -> String {
+    if b == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * a as f64 / b as f64)
+    }
+}
+
+/// Prints the report.
+pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result<()> {
+    writeln!(out, "Scale bars on {} labelled emps-train panels ({} with a bar)", r.panels, r.with_bar)?;
+    let precision = pct(r.bars_found, r.bars_found + r.false_bars);
+    writeln!(out, "  detection recall     {:>4}/{:<4} {:>7}", r.bars_found, r.with_bar, pct(r.bars_found, r.with_bar))?;
+    writeln!(out, "  detection precision  {:>4}/{:<4} {:>7}", r.bars_found, r.bars_found + r.false_bars, precision)?;
+    writeln!(out, "  unverified detections (bar box not recorded): {}", r.unverified)?;
+    writeln!(
+        out,
+        "  label value+unit exact {:>4}/{:<4} {:>7}",
+        r.labels_exact,
+        r.with_label,
+        pct(r.labels_exact, r.with_label)
+    )?;
+    writeln!(
+        out,
+        "  nm/px within 3%      {:>4}/{:<4} {:>7}",
+        r.scale_within_3pct,
+        r.with_scale,
+        pct(r.scale_within_3pct, r.with_scale)
+    )?;
+    writeln!(out, "  bar length error     {:.2} px mean (against boxes checked by eye)", r.bar_length_error_px)?;
+    writeln!(out, "Label crops ({}), same crops for both readers:", r.crops)?;
+    writeln!(out, "  emtrace   exact {:>4} {:>7}", r.crops_emtrace_exact, pct(r.crops_emtrace_exact, r.crops))?;
+    match r.crops_tesseract_exact {
+        Some(n) => writeln!(out, "  tesseract exact {:>4} {:>7}", n, pct(n, r.crops))?,
+        None => writeln!(out, "  tesseract not installed (apt-get install tesseract-ocr, or .ci/bench-deps)")?,
+    }
+    writeln!(
+        out,
+        "Panel split: micrograph panels of multi-panel figures found (IoU ≥ 0.9): {}/{} {}",
+        r.figure_panels_found,
+        r.figure_panels,
+        pct(r.figure_panels_found, r.figure_panels)
+    )?;
+    Ok(())
+}

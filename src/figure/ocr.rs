@@ -1,0 +1,349 @@
+//! Reading a scale-bar label ("200 nm", "0.5 µm", "5 Å") without a system
+//! OCR library: the label's glyphs are segmented as connected components
+//! next to the bar and each is matched to the nearest of templates rendered
+//! from common serif and sans fonts (`glyphs.bin`, written by
+//! `.ci/make-glyphs`), using its shape and its place in the text line.
+
+use std::sync::LazyLock;
+
+use image::GrayImage;
+
+use super::scalebar::Bar;
+
+const CHARS: &[char] = &['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', 'n', 'm', 'µ', 'u', 'Å', 'p'];
+const GW: usize = 12;
+const GH: usize = 16;
+/// Weight of the four line-geometry features against the bitmap.
+const GEOMETRY_WEIGHT: f32 = 0.6;
+
+struct Template {
+    ch: char,
+    geometry: [f32; 4],
+    pixels: [f32; GW * GH],
+}
+
+static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| {
+    include_bytes!("glyphs.bin")
+        .chunks_exact(1 + 4 + GW * GH)
+        .map(|r| Template {
+            ch: CHARS[r[0] as usize],
+            geometry: [0, 1, 2, 3].map(|i| (r[1 + i] as f32 - 128.0) / 64.0),
+            pixels: std::array::from_fn(|i| r[5 + i] as f32 / 255.0),
+        })
+        .collect()
+});
+
+/// A label read next to a scale bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    /// The number, when the text parses as a length.
+    pub value: Option<f64>,
+    /// The unit in SI form (`nm`, `µm`, `mm`, `pm`, `Å`), when it parses.
+    pub unit: Option<String>,
+    /// Everything read, for diagnostics.
+    pub text: String,
+    /// The label's box in the image given.
+    pub bbox: [u32; 4],
+}
+
+/// A length in `unit` (`pm`, `Å`, `nm`, `µm`, `mm`) in nanometres.
+pub fn nm(value: f64, unit: &str) -> f64 {
+    value
+        * match unit {
+            "pm" => 1e-3,
+            "Å" => 0.1,
+            "µm" => 1e3,
+            "mm" => 1e6,
+            _ => 1.0,
+        }
+}
+
+/// One connected component of ink.
+#[derive(Debug, Clone, Copy)]
+struct Blob {
+    x0: u32,
+    y0: u32,
+    x1: u32,
+    y1: u32,
+}
+
+impl Blob {
+    fn h(&self) -> u32 {
+        self.y1 - self.y0
+    }
+    fn w(&self) -> u32 {
+        self.x1 - self.x0
+    }
+}
+
+/// Reads the label of `bar` in `img` (the panel): text the colour of the
+/// bar first, then text of the opposite colour (a black bar on a white box
+/// with grey text); the first line that parses as a length wins, else the
+/// nearest line's text is returned unparsed.
+pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
+    let (w, h) = img.dimensions();
+    let [bx0, by0, bx1, by1] = bar.bbox;
+    let len = bx1 - bx0;
+    let reach = (h / 6).max(6 * (by1 - by0)).max(24);
+    let region = [bx0.saturating_sub(len), by0.saturating_sub(reach), (bx1 + len).min(w), (by1 + reach).min(h)];
+    let bar_level = mean(img, bar.bbox);
+    // Background: the pixels just around the bar.
+    let ring = [bx0.saturating_sub(3), by0.saturating_sub(3), (bx1 + 3).min(w), (by1 + 3).min(h)];
+    let bg = ring_mean(img, ring, bar.bbox);
+    if (bar_level - bg).abs() < 30.0 {
+        return None;
+    }
+    let mut fallback = None;
+    for ink_level in [bar_level, 2.0 * bg - bar_level] {
+        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+        let rw = (region[2] - region[0]) as usize;
+        let rh = (region[3] - region[1]) as usize;
+        let mut ink = vec![false; rw * rh];
+        for y in 0..rh {
+            for x in 0..rw {
+                let (ix, iy) = (region[0] + x as u32, region[1] + y as u32);
+                let on_bar = ix + 1 >= bx0 && ix <= bx1 && iy + 1 >= by0 && iy <= by1;
+                ink[y * rw + x] = !on_bar && level(img.get_pixel(ix, iy)[0]) > 0.5;
+            }
+        }
+        let blobs: Vec<Blob> = components(&ink, rw, rh)
+            .into_iter()
+            .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
+            .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
+            .collect();
+        for line in lines(&blobs, bar).into_iter().take(3) {
+            let text = classify(img, &line, &level);
+            let bbox = line.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
+                [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
+            });
+            match parse(&text) {
+                Some((value, unit)) => return Some(Label { value: Some(value), unit: Some(unit), text, bbox }),
+                None => {
+                    fallback.get_or_insert(Label { value: None, unit: None, text, bbox });
+                }
+            }
+        }
+    }
+    fallback
+}
+
+fn mean(img: &GrayImage, b: [u32; 4]) -> f32 {
+    let mut sum = 0.0;
+    for y in b[1]..b[3] {
+        for x in b[0]..b[2] {
+            sum += img.get_pixel(x, y)[0] as f32;
+        }
+    }
+    sum / ((b[2] - b[0]) * (b[3] - b[1])).max(1) as f32
+}
+
+fn ring_mean(img: &GrayImage, outer: [u32; 4], inner: [u32; 4]) -> f32 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for y in outer[1]..outer[3] {
+        for x in outer[0]..outer[2] {
+            let inside = x + 1 >= inner[0] && x <= inner[2] && y + 1 >= inner[1] && y <= inner[3];
+            if !inside {
+                sum += img.get_pixel(x, y)[0] as f32;
+                n += 1.0;
+            }
+        }
+    }
+    if n == 0.0 {
+        128.0
+    } else {
+        sum / n
+    }
+}
+
+/// 8-connected components of `ink` (`w × h`).
+fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
+    let mut seen = vec![false; ink.len()];
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..ink.len() {
+        if !ink[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut b = Blob { x0: u32::MAX, y0: u32::MAX, x1: 0, y1: 0 };
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            b.x0 = b.x0.min(x as u32);
+            b.y0 = b.y0.min(y as u32);
+            b.x1 = b.x1.max(x as u32 + 1);
+            b.y1 = b.y1.max(y as u32 + 1);
+            for dy in -1i64..=1 {
+                for dx in -1i64..=1 {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    if nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h {
+                        let j = ny as usize * w + nx as usize;
+                        if ink[j] && !seen[j] {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Text lines near the bar, nearest first: blobs overlapping in height, at
+/// least two of them glyph-sized, with the small pieces in their band
+/// (decimal points) and pieces stacked over each other merged (Å's ring).
+fn lines(blobs: &[Blob], bar: &Bar) -> Vec<Vec<Blob>> {
+    let [bx0, by0, bx1, by1] = bar.bbox;
+    let mut tall: Vec<&Blob> = blobs.iter().filter(|b| b.h() >= 5).collect();
+    tall.sort_by_key(|b| b.y0 + b.y1);
+    let mut lines: Vec<Vec<Blob>> = Vec::new();
+    for b in tall {
+        match lines.iter_mut().find(|l| {
+            let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
+            b.y0 < u && b.y1 > t && (b.y0 + b.y1) / 2 >= t && (b.y0 + b.y1) / 2 <= u
+        }) {
+            Some(l) => l.push(*b),
+            None => lines.push(vec![*b]),
+        }
+    }
+    let len = bx1 - bx0;
+    let near = |l: &Vec<Blob>| {
+        let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
+        let (lx0, lx1) = (l.iter().map(|g| g.x0).min().unwrap(), l.iter().map(|g| g.x1).max().unwrap());
+        let dy = if u <= by0 { by0 - u } else { t.saturating_sub(by1) };
+        let dx = if lx1 < bx0 { bx0 - lx1 } else { lx0.saturating_sub(bx1) };
+        (dy + dx, lx1 > bx0.saturating_sub(len / 2) && lx0 < bx1 + len / 2)
+    };
+    let mut candidates: Vec<Vec<Blob>> = lines.into_iter().filter(|l| l.len() >= 2 && near(l).1).collect();
+    candidates.sort_by_key(|l| near(l).0);
+    candidates.into_iter().map(|l| complete(l, blobs)).collect()
+}
+
+fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
+    let (t, u) = (line.iter().map(|g| g.y0).min().unwrap(), line.iter().map(|g| g.y1).max().unwrap());
+    let (lx0, lx1) = (line.iter().map(|g| g.x0).min().unwrap(), line.iter().map(|g| g.x1).max().unwrap());
+    let band = u - t;
+    for b in blobs.iter().filter(|b| b.h() < 5) {
+        if b.x0 >= lx0 && b.x1 <= lx1 && b.y0 + band / 3 >= t && b.y1 <= u + 1 {
+            line.push(*b);
+        }
+    }
+    line.sort_by_key(|g| g.x0);
+    // Merge pieces stacked over each other (Å, µ drawn in two strokes).
+    let mut merged: Vec<Blob> = Vec::new();
+    for g in line {
+        if let Some(last) = merged.last_mut() {
+            let overlap = last.x1.min(g.x1).saturating_sub(last.x0.max(g.x0));
+            if overlap * 2 > last.w().min(g.w()) && (g.y1 <= last.y0 + 2 || last.y1 <= g.y0 + 2) {
+                *last =
+                    Blob { x0: last.x0.min(g.x0), y0: last.y0.min(g.y0), x1: last.x1.max(g.x1), y1: last.y1.max(g.y1) };
+                continue;
+            }
+        }
+        merged.push(g);
+    }
+    merged
+}
+
+/// Nearest-template characters for the glyphs of a line, with spaces where
+/// the gap is wide.
+fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> String {
+    let mut bottoms: Vec<u32> = line.iter().filter(|g| g.h() >= 5).map(|g| g.y1).collect();
+    bottoms.sort_unstable();
+    let base = bottoms[bottoms.len() / 2];
+    let top = line.iter().filter(|g| g.h() >= 5).map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
+    let band = (base - top).max(1) as f32;
+    let mut text = String::new();
+    for (i, g) in line.iter().enumerate() {
+        if i > 0 && (g.x0 as f32 - line[i - 1].x1 as f32) > 0.35 * band {
+            text.push(' ');
+        }
+        let geometry = [
+            g.w() as f32 / g.h() as f32 - 1.0,
+            g.h() as f32 / band - 1.0,
+            (g.y0 as f32 - top as f32) / band,
+            (g.y1 as f32 - base as f32) / band,
+        ]
+        .map(|v| v.clamp(-2.0, 2.0));
+        let pixels = sample(img, g, level);
+        let best =
+            TEMPLATES.iter().min_by(|a, b| distance(a, &geometry, &pixels).total_cmp(&distance(b, &geometry, &pixels)));
+        if let Some(t) = best {
+            text.push(t.ch);
+        }
+    }
+    text
+}
+
+fn distance(t: &Template, geometry: &[f32; 4], pixels: &[f32; GW * GH]) -> f32 {
+    let px: f32 = t.pixels.iter().zip(pixels).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / (GW * GH) as f32;
+    let geo: f32 = t.geometry.iter().zip(geometry).map(|(a, b)| (a - b) * (a - b)).sum();
+    px + GEOMETRY_WEIGHT * geo
+}
+
+/// The glyph's ink coverage resampled to `GW × GH` (area average).
+fn sample(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> [f32; GW * GH] {
+    let (w, h) = (g.w() as f32, g.h() as f32);
+    std::array::from_fn(|i| {
+        let (cx, cy) = ((i % GW) as f32, (i / GW) as f32);
+        let (x0, x1) = (g.x0 as f32 + cx * w / GW as f32, g.x0 as f32 + (cx + 1.0) * w / GW as f32);
+        let (y0, y1) = (g.y0 as f32 + cy * h / GH as f32, g.y0 as f32 + (cy + 1.0) * h / GH as f32);
+        let (mut sum, mut n) = (0.0, 0.0);
+        let mut y = y0.floor();
+        while y < y1 {
+            let mut x = x0.floor();
+            while x < x1 {
+                sum += level(img.get_pixel((x as u32).min(g.x1 - 1), (y as u32).min(g.y1 - 1))[0]);
+                n += 1.0;
+                x += 1.0;
+            }
+            y += 1.0;
+        }
+        if n > 0.0 {
+            sum / n
+        } else {
+            0.0
+        }
+    })
+}
+
+/// "200 nm", "0.5µm", "5 Å", "1 um" → (value, SI unit).
+pub fn parse(text: &str) -> Option<(f64, String)> {
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))?;
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.replace(',', ".").trim_matches('.').parse().ok()?;
+    let unit = match unit {
+        "nm" => "nm",
+        "µm" | "um" | "μm" => "µm",
+        "mm" => "mm",
+        "pm" => "pm",
+        "Å" | "A" => "Å",
+        _ => return None,
+    };
+    (value > 0.0).then(|| (value, unit.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_label_forms() {
+        assert_eq!(parse("200 nm"), Some((200.0, "nm".into())));
+        assert_eq!(parse("0.5µm"), Some((0.5, "µm".into())));
+        assert_eq!(parse("1 um"), Some((1.0, "µm".into())));
+        assert_eq!(parse("2,5 mm"), Some((2.5, "mm".into())));
+        assert_eq!(parse("5 Å"), Some((5.0, "Å".into())));
+        assert_eq!(parse("nm"), None);
+        assert_eq!(parse("200 xy"), None);
+    }
+
+    #[test]
+    fn templates_load() {
+        assert!(TEMPLATES.len() > 500);
+        assert!(CHARS.iter().all(|c| TEMPLATES.iter().any(|t| t.ch == *c)));
+    }
+}

@@ -1,0 +1,215 @@
+//! Scale-bar detection: a solid horizontal bar, white or black, that
+//! stands out from what is above and below it (in the micrograph or on a
+//! label box), end caps allowed. Its length is measured to sub-pixel
+//! precision from the partial coverage of the pixels at its two ends.
+
+use image::GrayImage;
+use serde::Serialize;
+
+/// A scale bar found in a panel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bar {
+    /// `[x0, y0, x1, y1]` in panel pixels (exclusive ends).
+    pub bbox: [u32; 4],
+    /// Length in pixels, sub-pixel.
+    pub length_px: f64,
+    /// A white (light) bar rather than a black one.
+    pub light: bool,
+}
+
+/// Pixels of one run stay within this of the run's first pixels' mean.
+const UNIFORM: f64 = 14.0;
+/// A bar differs from the rows around it by at least this.
+const CONTRAST: f64 = 45.0;
+
+/// A rectangle of uniform rows with matching ends.
+#[derive(Debug, Clone, Copy)]
+struct Rect {
+    x0: u32,
+    x1: u32,
+    y0: u32,
+    y1: u32,
+    /// Mean grey of its pixels.
+    mean: f64,
+}
+
+/// Runs of uniform grey along row `y`, at least `min_len` long: (start, end, mean).
+fn runs(img: &GrayImage, y: u32, min_len: u32, max_len: u32) -> Vec<(u32, u32, f64)> {
+    let w = img.width();
+    let mut out = Vec::new();
+    let mut x = 0;
+    while x < w {
+        let s = x;
+        let (mut sum, mut n) = (0.0, 0.0);
+        while x < w {
+            let v = img.get_pixel(x, y)[0] as f64;
+            // The first few pixels set the level; the rest must stay near it.
+            if n >= 3.0 && (v - sum / n).abs() > UNIFORM {
+                break;
+            }
+            sum += v;
+            n += 1.0;
+            x += 1;
+        }
+        if x - s >= min_len && x - s <= max_len {
+            out.push((s, x, sum / n));
+        } else if x - s < 4 {
+            // An edge pixel set a wrong level: start again one pixel on.
+            x = s + 1;
+        }
+    }
+    out
+}
+
+/// Finds the most likely scale bar in a panel.
+pub fn find(img: &GrayImage) -> Option<Bar> {
+    let (w, h) = img.dimensions();
+    if w < 32 || h < 32 {
+        return None;
+    }
+    let min_len = (w / 25).max(8);
+    let max_len = w * 7 / 10;
+    let max_thick = (h / 14).max(4);
+    let mut open: Vec<Rect> = Vec::new();
+    let mut done: Vec<Rect> = Vec::new();
+    for y in 0..h {
+        let mut next = Vec::new();
+        for (s, e, mean) in runs(img, y, min_len, max_len) {
+            let same = open
+                .iter()
+                .position(|r| r.x0.abs_diff(s) <= 1 && r.x1.abs_diff(e) <= 1 && (r.mean - mean).abs() < 20.0);
+            match same {
+                Some(i) => {
+                    let mut r = open.swap_remove(i);
+                    let n = (r.y1 - r.y0) as f64;
+                    r.mean = (r.mean * n + mean) / (n + 1.0);
+                    r.y1 = y + 1;
+                    next.push(r);
+                }
+                None => next.push(Rect { x0: s, x1: e, y0: y, y1: y + 1, mean }),
+            }
+        }
+        done.append(&mut open);
+        open = next;
+    }
+    done.append(&mut open);
+    let mut best: Option<(f64, Rect, bool)> = None;
+    for r in done {
+        let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
+        if thick < 2 || thick > max_thick || len < 4 * thick {
+            continue;
+        }
+        let Some(light) = stands_out(img, &r) else { continue };
+        // Bars sit near the top or bottom edge far more often than mid-field.
+        let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
+        let place = if !(0.2..=0.65).contains(&cy) { 1.5 } else { 1.0 };
+        // Thin and long: the remnant of a label box cut by a bar is thicker.
+        let score = len as f64 * place / (thick as f64).sqrt();
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, r, light));
+        }
+    }
+    let (_, r, light) = best?;
+    Some(Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light })
+}
+
+/// The rows two above and two below the bar (the next row may be its
+/// anti-aliased edge) differ from it along most of its length, both the
+/// same way (lighter or darker). Returns whether the bar is the lighter.
+fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
+    let h = img.height();
+    let side = |y: u32| -> (f64, f64) {
+        let n = (r.x1 - r.x0) as f64;
+        let lighter = (r.x0..r.x1).filter(|&x| r.mean - img.get_pixel(x, y)[0] as f64 >= CONTRAST).count() as f64;
+        let darker = (r.x0..r.x1).filter(|&x| img.get_pixel(x, y)[0] as f64 - r.mean >= CONTRAST).count() as f64;
+        (lighter / n, darker / n)
+    };
+    let sides: Vec<(f64, f64)> =
+        [r.y0.checked_sub(2), (r.y1 + 1 < h).then_some(r.y1 + 1)].into_iter().flatten().map(side).collect();
+    if sides.is_empty() {
+        return None;
+    }
+    if sides.iter().all(|s| s.0 >= 0.6) {
+        Some(true)
+    } else if sides.iter().all(|s| s.1 >= 0.6) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The bar's length along its middle row, counting the partial coverage of
+/// the first pixel beyond each end.
+fn subpixel_length(img: &GrayImage, r: &Rect) -> f64 {
+    let w = img.width();
+    let y = (r.y0 + r.y1) / 2;
+    let at = |x: u32| img.get_pixel(x.min(w - 1), y)[0] as f64;
+    let inside = (r.x0..r.x1).map(at).sum::<f64>() / (r.x1 - r.x0) as f64;
+    // Coverage of the edge pixel between the bar and the mean of the two
+    // pixels beyond it; small differences are background noise.
+    let cover = |edge: Option<u32>, beyond: [Option<u32>; 2]| -> f64 {
+        let (Some(e), [Some(b1), Some(b2)]) = (edge, beyond) else { return 0.0 };
+        let (v, bg) = (at(e), (at(b1) + at(b2)) / 2.0);
+        if (inside - bg).abs() < 1.0 {
+            return 0.0;
+        }
+        let f = ((v - bg) / (inside - bg)).clamp(0.0, 1.0);
+        if f < 0.15 {
+            0.0
+        } else {
+            f
+        }
+    };
+    let left = cover(r.x0.checked_sub(1), [r.x0.checked_sub(2), r.x0.checked_sub(3)]);
+    let right =
+        cover((r.x1 < w).then_some(r.x1), [(r.x1 + 1 < w).then_some(r.x1 + 1), (r.x1 + 2 < w).then_some(r.x1 + 2)]);
+    (r.x1 - r.x0) as f64 + left + right
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn textured(w: u32, h: u32) -> GrayImage {
+        GrayImage::from_fn(w, h, |x, y| image::Luma([(100 + ((x * 13 + y * 7) % 11)) as u8]))
+    }
+
+    #[test]
+    fn white_bar_with_sub_pixel_end() {
+        let mut img = textured(300, 200);
+        for y in 170..175 {
+            for x in 200..260 {
+                img.put_pixel(x, y, image::Luma([255]));
+            }
+            // A half-covered pixel at the right end.
+            img.put_pixel(260, y, image::Luma([180]));
+        }
+        let b = find(&img).unwrap();
+        assert_eq!(b.bbox, [200, 170, 260, 175]);
+        assert!(b.light);
+        assert!((b.length_px - 60.5).abs() < 0.15, "{}", b.length_px);
+    }
+
+    #[test]
+    fn black_bar_on_white_label_box() {
+        let mut img = textured(300, 200);
+        for y in 150..190 {
+            for x in 20..120 {
+                img.put_pixel(x, y, image::Luma([250]));
+            }
+        }
+        for y in 175..179 {
+            for x in 30..110 {
+                img.put_pixel(x, y, image::Luma([5]));
+            }
+        }
+        let b = find(&img).unwrap();
+        assert_eq!(b.bbox, [30, 175, 110, 179]);
+        assert!(!b.light);
+    }
+
+    #[test]
+    fn no_bar_in_plain_texture() {
+        assert_eq!(find(&textured(200, 150)), None);
+    }
+}
