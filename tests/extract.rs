@@ -367,3 +367,29 @@ fn real_figure_panels() {
         assert!(panels[0].get(key).is_some(), "{key}");
     }
 }
+
+/// Real published panels (labelled by eye in fixtures/figures): the bar,
+/// its label and the resulting nm/px; no bar where there is none.
+#[test]
+fn real_panels_scale_bars() {
+    let Some(dir) = shared("published/emps-train/images") else { return };
+    let panel = |file: &str| {
+        let img = image::open(dir.join(file)).unwrap().to_luma8();
+        emtrace::figure::panels(&img)
+    };
+    let p = panel("00655d9628.png");
+    assert_eq!(p.len(), 1);
+    let bar = p[0].scale_bar.as_ref().expect("a black bar labelled 200 nm");
+    assert_eq!(bar.bbox, [429, 481, 501, 488]);
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(200.0), Some("nm")));
+    let nm_per_px = p[0].nm_per_px.unwrap();
+    assert!((nm_per_px - 200.0 / 72.0).abs() < 0.05 * 200.0 / 72.0, "{nm_per_px}");
+
+    let p = panel("1a29c5b84f.png");
+    let bar = p[0].scale_bar.as_ref().unwrap();
+    assert!(bar.bbox[2] - bar.bbox[0] == 187 && bar.value == Some(200.0), "{bar:?}");
+
+    for none in ["0fa38de2c7.png", "1e011bd992.png"] {
+        assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
+    }
+}

@@ -111,7 +111,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
             .collect();
-        for line in lines(&blobs, bar).into_iter().take(3) {
+        for line in lines(&blobs, bar, h).into_iter().take(3) {
             let text = classify(img, &line, &level);
             let bbox = line.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
                 [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
@@ -194,9 +194,13 @@ fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
 /// Text lines near the bar, nearest first: blobs overlapping in height, at
 /// least two of them glyph-sized, with the small pieces in their band
 /// (decimal points) and pieces stacked over each other merged (Å's ring).
-fn lines(blobs: &[Blob], bar: &Bar) -> Vec<Vec<Blob>> {
+fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
     let [bx0, by0, bx1, by1] = bar.bbox;
-    let mut tall: Vec<&Blob> = blobs.iter().filter(|b| b.h() >= 5).collect();
+    // Label glyphs are 1.5–12% of the panel's height; smaller blobs are
+    // texture (decimal points are added back in `complete`).
+    let len = bx1 - bx0;
+    let (lo, hi) = ((panel_h * 3 / 200).max(6), (panel_h * 12 / 100).max(24).max(len * 6 / 10));
+    let mut tall: Vec<&Blob> = blobs.iter().filter(|b| (lo..=hi).contains(&b.h())).collect();
     tall.sort_by_key(|b| b.y0 + b.y1);
     let mut lines: Vec<Vec<Blob>> = Vec::new();
     for b in tall {
@@ -208,7 +212,25 @@ fn lines(blobs: &[Blob], bar: &Bar) -> Vec<Vec<Blob>> {
             None => lines.push(vec![*b]),
         }
     }
-    let len = bx1 - bx0;
+    // Split each line into words of glyphs of similar height with small gaps.
+    let mut words: Vec<Vec<Blob>> = Vec::new();
+    for mut l in lines {
+        l.sort_by_key(|g| g.x0);
+        let mut heights: Vec<u32> = l.iter().map(Blob::h).collect();
+        heights.sort_unstable();
+        let typical = heights[heights.len() / 2].max(1);
+        let mut word: Vec<Blob> = Vec::new();
+        for g in l {
+            if g.h() * 2 < typical || g.h() > typical * 2 {
+                continue;
+            }
+            if word.last().is_some_and(|p| g.x0.saturating_sub(p.x1) > typical * 3 / 2) {
+                words.push(std::mem::take(&mut word));
+            }
+            word.push(g);
+        }
+        words.push(word);
+    }
     let near = |l: &Vec<Blob>| {
         let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
         let (lx0, lx1) = (l.iter().map(|g| g.x0).min().unwrap(), l.iter().map(|g| g.x1).max().unwrap());
@@ -216,21 +238,46 @@ fn lines(blobs: &[Blob], bar: &Bar) -> Vec<Vec<Blob>> {
         let dx = if lx1 < bx0 { bx0 - lx1 } else { lx0.saturating_sub(bx1) };
         (dy + dx, lx1 > bx0.saturating_sub(len / 2) && lx0 < bx1 + len / 2)
     };
-    let mut candidates: Vec<Vec<Blob>> = lines.into_iter().filter(|l| l.len() >= 2 && near(l).1).collect();
+    let mut candidates: Vec<Vec<Blob>> =
+        words.into_iter().filter(|l| (2..=10).contains(&l.len()) && near(l).1).collect();
     candidates.sort_by_key(|l| near(l).0);
     candidates.into_iter().map(|l| complete(l, blobs)).collect()
 }
 
 fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
-    let (t, u) = (line.iter().map(|g| g.y0).min().unwrap(), line.iter().map(|g| g.y1).max().unwrap());
+    let t = line.iter().map(|g| g.y0).min().unwrap();
+    let mut bottoms: Vec<u32> = line.iter().map(|g| g.y1).collect();
+    bottoms.sort_unstable();
+    let base = bottoms[bottoms.len() / 2];
     let (lx0, lx1) = (line.iter().map(|g| g.x0).min().unwrap(), line.iter().map(|g| g.x1).max().unwrap());
-    let band = u - t;
-    for b in blobs.iter().filter(|b| b.h() < 5) {
-        if b.x0 >= lx0 && b.x1 <= lx1 && b.y0 + band / 3 >= t && b.y1 <= u + 1 {
+    let band = base.saturating_sub(t).max(1);
+    // Decimal points: small, inside the line, sitting on its baseline.
+    for b in blobs {
+        let small = b.h() * 3 <= band && b.w() * 2 <= band && b.h() >= 1;
+        if small
+            && b.x0 > lx0
+            && b.x1 < lx1
+            && b.y1.abs_diff(base) * 4 <= band
+            && !line.iter().any(|g| g.x0 == b.x0 && g.y0 == b.y0)
+        {
             line.push(*b);
         }
     }
     line.sort_by_key(|g| g.x0);
+    // A thin-stroked 0 or 8 that fell apart into its two sides.
+    let mut joined: Vec<Blob> = Vec::new();
+    for g in line {
+        if let Some(last) = joined.last_mut() {
+            let narrow = |b: &Blob| b.w() * 2 < b.h();
+            let similar = last.h().abs_diff(g.h()) * 5 <= last.h();
+            if narrow(last) && narrow(&g) && similar && g.x0 <= last.x1 + 2 && last.h() * 3 > band * 2 {
+                *last = Blob { x0: last.x0, y0: last.y0.min(g.y0), x1: g.x1.max(last.x1), y1: last.y1.max(g.y1) };
+                continue;
+            }
+        }
+        joined.push(g);
+    }
+    let line = joined;
     // Merge pieces stacked over each other (Å, µ drawn in two strokes).
     let mut merged: Vec<Blob> = Vec::new();
     for g in line {
@@ -250,10 +297,12 @@ fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
 /// Nearest-template characters for the glyphs of a line, with spaces where
 /// the gap is wide.
 fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> String {
-    let mut bottoms: Vec<u32> = line.iter().filter(|g| g.h() >= 5).map(|g| g.y1).collect();
+    let tallest = line.iter().map(Blob::h).max().unwrap_or(1);
+    let glyphs = || line.iter().filter(|g| g.h() * 2 >= tallest);
+    let mut bottoms: Vec<u32> = glyphs().map(|g| g.y1).collect();
     bottoms.sort_unstable();
     let base = bottoms[bottoms.len() / 2];
-    let top = line.iter().filter(|g| g.h() >= 5).map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
+    let top = glyphs().map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
     let band = (base - top).max(1) as f32;
     let mut text = String::new();
     for (i, g) in line.iter().enumerate() {
