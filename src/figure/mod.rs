@@ -89,6 +89,11 @@ impl Cutter<'_> {
 
     /// Blank lines along one axis of `r`: `rows` true = each row of the box.
     fn blank(&self, r: [u32; 4], rows: bool) -> Vec<bool> {
+        self.lines(r, rows, 200)
+    }
+
+    /// Lines along one axis with at most 1/`per` of their pixels content.
+    fn lines(&self, r: [u32; 4], rows: bool, per: u32) -> Vec<bool> {
         let (outer, inner) = if rows { (r[1]..r[3], r[0]..r[2]) } else { (r[0]..r[2], r[1]..r[3]) };
         outer
             .map(|o| {
@@ -101,7 +106,7 @@ impl Cutter<'_> {
                     }
                 }
                 // A stray pixel or two (JPEG ringing) does not break a gutter.
-                content <= len / 200
+                content <= len / per
             })
             .collect()
     }
@@ -118,8 +123,23 @@ impl Cutter<'_> {
     }
 
     /// Pieces of `r` between gutters at least `min_gap` wide along one axis.
+    /// A gutter crossed by thin lines (zoom indicators drawn from one
+    /// micrograph to the next) counts when it is half as wide again and every
+    /// piece it leaves is a micrograph.
     fn pieces(&self, r: [u32; 4], rows: bool, min_gap: usize) -> Vec<[u32; 4]> {
-        let blank = self.blank(r, rows);
+        let strict = self.pieces_with(r, rows, min_gap, &self.blank(r, rows));
+        if strict.len() > 1 {
+            return strict;
+        }
+        let crossed = self.pieces_with(r, rows, min_gap * 3 / 2, &self.lines(r, rows, 12));
+        let trimmed: Vec<[u32; 4]> = crossed.iter().filter_map(|p| self.trim(*p)).collect();
+        if trimmed.len() > 1 && trimmed.iter().all(|p| self.is_micrograph(*p)) {
+            return crossed;
+        }
+        strict
+    }
+
+    fn pieces_with(&self, r: [u32; 4], rows: bool, min_gap: usize, blank: &[bool]) -> Vec<[u32; 4]> {
         let start = if rows { r[1] } else { r[0] };
         let mut out = Vec::new();
         let mut seg_start: Option<usize> = None;
