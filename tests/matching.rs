@@ -116,6 +116,16 @@ async fn the_real_published_crop_finds_its_raw_frame_through_the_cli() {
         let last = rows.last().unwrap();
         assert!(last["error"].as_str().is_some(), "a missing file is reported, not fatal: {last}");
 
+        // The same published image inside a PDF: extracted, split into panels, matched.
+        let pdf = tmp.path().join("paper.pdf");
+        std::fs::write(&pdf, util::pdf_with_image(&image::open(&published).unwrap().to_luma8())).unwrap();
+        let out = emtrace(tmp.path()).args(["--db", &db.url, "--json", "match"]).arg(&pdf).assert().success();
+        let rows = json_lines(&out.get_output().stdout);
+        assert_eq!(rows.len(), 1, "one micrograph panel: {rows:?}");
+        assert!(rows[0]["panel"]["image"].as_str().unwrap().starts_with("obj-"), "{}", rows[0]);
+        assert_eq!(rows[0]["panel"]["page"], 1);
+        assert_eq!(rows[0]["matches"][0]["archive_path"], "tescan-zeiss-igic/Zeiss_2.tif", "{}", rows[0]);
+
         // The reverse direction: the raw frame is found in the stored panel, the others in none;
         // a broken image is reported with its error and the others still answered.
         let out = emtrace(tmp.path())
@@ -132,9 +142,12 @@ async fn the_real_published_crop_finds_its_raw_frame_through_the_cli() {
             let name = l["image"].as_str().unwrap();
             let panels = l["panels"].as_array().unwrap();
             if name.ends_with("Zeiss_2.tif") {
-                assert_eq!(panels.len(), 1, "{l}");
-                assert!(panels[0]["source"].as_str().unwrap().ends_with("reference_output_dir_Zeiss_2_processed.tif"));
-                assert!((panels[0]["scale"].as_f64().unwrap() - 1.0).abs() < 0.02);
+                // The panel file and the same picture inside the PDF.
+                assert_eq!(panels.len(), 2, "{l}");
+                let sources: Vec<&str> = panels.iter().map(|p| p["source"].as_str().unwrap()).collect();
+                assert!(sources.iter().any(|s| s.ends_with("reference_output_dir_Zeiss_2_processed.tif")), "{l}");
+                assert!(sources.iter().any(|s| s.contains("paper.pdf#obj-")), "{l}");
+                assert!(panels.iter().all(|p| (p["scale"].as_f64().unwrap() - 1.0).abs() < 0.02));
             } else {
                 assert!(panels.is_empty(), "{l}");
             }

@@ -17,8 +17,11 @@ use crate::store::{Store, StoreError};
 /// One panel's result, as `match --json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchResult {
-    /// The panel file.
+    /// The input file (a panel image, or the document the panel is in).
     pub input: PathBuf,
+    /// Where in the document the panel is (absent for a panel image file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelRef>,
     /// Why it could not be matched, if so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -43,8 +46,76 @@ pub struct MatchRow {
     pub scale: f32,
 }
 
+/// A micrograph panel inside a document.
+#[derive(Debug, Clone, Serialize)]
+pub struct PanelRef {
+    /// The extracted image's id (`obj-12-0`, `word/media/image1.png#image`, …).
+    pub image: String,
+    /// Its page, for PDFs.
+    pub page: Option<u32>,
+    /// The panel in the image's pixels.
+    pub bbox: [u32; 4],
+}
+
+/// The panels an input file holds: an image file is one panel; a document
+/// or archive gives the micrograph panels of every picture it embeds.
+fn panels_of(input: &Path) -> Result<Vec<(Option<PanelRef>, image::DynamicImage, String)>, String> {
+    let bytes = std::fs::read(input).map_err(|e| e.to_string())?;
+    let kind = crate::extract::sniff::sniff(&bytes);
+    if kind == crate::extract::Kind::Image {
+        let img = image::load_from_memory(&bytes).map_err(|e| e.to_string())?;
+        return Ok(vec![(None, img, blake3::hash(&bytes).to_hex().to_string())]);
+    }
+    let x = crate::extract::extract_bytes(&bytes, &crate::extract::Limits::default());
+    if let Some(e) = x.error.filter(|_| x.images.is_empty()) {
+        return Err(e);
+    }
+    let mut out = Vec::new();
+    for image in x.images {
+        let (Some(px), crate::extract::Role::Image | crate::extract::Role::Figure) = (image.pixels, image.role) else {
+            continue;
+        };
+        for p in crate::figure::panels(&px.to_luma8()).into_iter().filter(|p| p.micrograph) {
+            let b = p.bbox;
+            let crop = px.crop_imm(b[0], b[1], b[2] - b[0], b[3] - b[1]);
+            let hash = blake3::hash(crop.as_bytes()).to_hex().to_string();
+            out.push((Some(PanelRef { image: image.id.clone(), page: image.page, bbox: b }), crop, hash));
+        }
+    }
+    Ok(out)
+}
+
+/// How a panel's source is recorded: the image file, or
+/// `document#image-id@x0,y0,x1,y1` for a panel inside a document.
+fn panel_source(file: &str, panel: Option<&PanelRef>) -> String {
+    match panel {
+        Some(p) => format!("{file}#{}@{},{},{},{}", p.image, p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]),
+        None => file.to_string(),
+    }
+}
+
+/// A stored panel's pixels from its recorded source (documents are
+/// extracted once per run and kept in `documents`).
+fn panel_pixels(
+    source: &str,
+    documents: &mut HashMap<String, crate::extract::Extraction>,
+) -> Option<image::DynamicImage> {
+    let Some((file, rest)) = source.rsplit_once('#').filter(|(f, _)| Path::new(f).is_file()) else {
+        return image::open(source).ok();
+    };
+    let (id, bbox) = rest.rsplit_once('@')?;
+    let b: Vec<u32> = bbox.split(',').filter_map(|v| v.parse().ok()).collect();
+    let x = documents
+        .entry(file.to_string())
+        .or_insert_with(|| crate::extract::extract_file(Path::new(file), &crate::extract::Limits::default()));
+    let px = x.images.iter().find(|i| i.id == id)?.pixels.as_ref()?;
+    (b.len() == 4 && b[2] <= px.width() && b[3] <= px.height() && b[0] < b[2] && b[1] < b[3])
+        .then(|| px.crop_imm(b[0], b[1], b[2] - b[0], b[3] - b[1]))
+}
+
 struct Query {
     input: PathBuf,
+    panel: Option<PanelRef>,
     hash: String,
     size: (u32, u32),
     fingerprint: Vec<u8>,
@@ -70,42 +141,49 @@ pub async fn match_files(store: &Store, files: &[PathBuf]) -> Result<Vec<MatchRe
         let mut results = Vec::new();
         let mut queries = Vec::new();
         for input in files {
-            let loaded = std::fs::read(&input).map_err(|e| e.to_string()).and_then(|b| {
-                let img = image::load_from_memory(&b).map_err(|e| e.to_string())?;
-                Ok((blake3::hash(&b).to_hex().to_string(), img))
-            });
-            let (hash, img) = match loaded {
-                Ok(x) => x,
+            let panels = match panels_of(&input) {
+                Ok(p) => p,
                 Err(e) => {
-                    results.push(MatchResult { input, error: Some(e), matches: Vec::new() });
+                    results.push(MatchResult { input, panel: None, error: Some(e), matches: Vec::new() });
                     continue;
                 }
             };
-            let prepared = Prepared::panel(&img);
-            let fp = prepared.fingerprint(Role::Panel);
-            let found = find(&index, &source, &prepared, &fp, &MatchOptions::default());
-            let matches = found
-                .iter()
-                .map(|m| {
-                    let (root, archive_path) = places.get(&m.id).cloned().unwrap_or_default();
-                    MatchRow { archive_path, root, acquisition_id: m.id, score: m.score, crop: m.crop, scale: m.scale }
-                })
-                .collect();
-            results.push(MatchResult { input: input.clone(), error: None, matches });
-            queries.push(Query {
-                input,
-                hash,
-                size: (img.width(), img.height()),
-                fingerprint: fp.to_bytes(),
-                matches: found,
-            });
+            for (panel, img, hash) in panels {
+                let prepared = Prepared::panel(&img);
+                let fp = prepared.fingerprint(Role::Panel);
+                let found = find(&index, &source, &prepared, &fp, &MatchOptions::default());
+                let matches = found
+                    .iter()
+                    .map(|m| {
+                        let (root, archive_path) = places.get(&m.id).cloned().unwrap_or_default();
+                        MatchRow {
+                            archive_path,
+                            root,
+                            acquisition_id: m.id,
+                            score: m.score,
+                            crop: m.crop,
+                            scale: m.scale,
+                        }
+                    })
+                    .collect();
+                results.push(MatchResult { input: input.clone(), panel: panel.clone(), error: None, matches });
+                queries.push(Query {
+                    input: input.clone(),
+                    panel,
+                    hash,
+                    size: (img.width(), img.height()),
+                    fingerprint: fp.to_bytes(),
+                    matches: found,
+                });
+            }
         }
         (results, queries)
     })
     .await
     .expect("matching does not panic");
     for q in queries {
-        let source = q.input.canonicalize().unwrap_or(q.input).display().to_string();
+        let file = q.input.canonicalize().unwrap_or(q.input).display().to_string();
+        let source = panel_source(&file, q.panel.as_ref());
         store.record_panel(&source, &q.hash, q.size, &q.fingerprint, &q.matches).await?;
     }
     Ok(results)
@@ -191,9 +269,13 @@ pub async fn lookup(store: &Store, targets: &[PathBuf]) -> Result<Vec<LookupResu
         }
         let index = Index::build(fps);
         let source = Images(planes);
+        let mut documents = HashMap::new();
         for panel in panels {
             let Ok(fp) = Fingerprint::from_bytes(&panel.fingerprint) else { continue };
-            let Ok(img) = image::open(&panel.source) else { continue };
+            let Some(img) = panel_pixels(&panel.source, &mut documents) else {
+                tracing::debug!(source = %panel.source, "stored panel's source cannot be read; skipped");
+                continue;
+            };
             let prepared = Prepared::panel(&img);
             for m in find(&index, &source, &prepared, &fp, &MatchOptions::default()) {
                 results[slot[m.id as usize]].panels.push(PanelRow {

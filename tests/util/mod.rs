@@ -100,3 +100,33 @@ pub fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
 }
+
+/// A one-page PDF drawing `gray` (Flate-compressed, DeviceGray) at 72 dpi
+/// with a white margin, as a journal PDF embeds a figure.
+pub fn pdf_with_image(gray: &image::GrayImage) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(gray.as_raw()).unwrap();
+    let (w, h) = gray.dimensions();
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let image = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
+        "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray", "Filter" => "FlateDecode" },
+        z.finish().unwrap(),
+    ));
+    let content = doc.add_object(Stream::new(dictionary! {}, format!("q {w} 0 0 {h} 36 36 cm /Im1 Do Q").into_bytes()));
+    let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+    "Resources" => dictionary! { "XObject" => dictionary! { "Im1" => image } } });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+        "MediaBox" => vec![0.into(), 0.into(), (w as i64 + 72).into(), (h as i64 + 72).into()] }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
