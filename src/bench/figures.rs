@@ -47,6 +47,10 @@ pub struct FiguresReport {
     pub with_scale: usize,
     /// nm/px within 3% of the truth.
     pub scale_within_3pct: usize,
+    /// Mean confidence of exact label reads.
+    pub confidence_exact: f64,
+    /// Mean confidence of reads that parsed but were wrong.
+    pub confidence_wrong: f64,
     /// Mean |length − truth| of found bars, pixels.
     pub bar_length_error_px: f64,
     /// Label crops given to both readers.
@@ -128,6 +132,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
     std::fs::create_dir_all(&tmp)?;
     let mut r = FiguresReport { crops_tesseract_exact: have_tesseract.then_some(0), ..Default::default() };
     let mut length_errors = Vec::new();
+    let (mut confident_exact, mut confident_wrong) = (Vec::new(), Vec::new());
     for row in rows(&opts.labels.join("emps-train-scalebars.csv"))? {
         let (file, bar, label) = (row[0].as_str(), row[1].as_str(), row.get(2).map_or("", |s| s.as_str()));
         let img = gray(&emps.join(file))?;
@@ -153,6 +158,9 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         }
         let exact = truth.is_some() && read == truth;
         r.labels_exact += usize::from(exact);
+        if let (Some(d), Some(_)) = (hit, &read) {
+            if exact { &mut confident_exact } else { &mut confident_wrong }.push(d.confidence);
+        }
         if let (Some(t), Some((value, unit))) = (truth_box, &truth) {
             r.with_scale += 1;
             let want = ocr::nm(*value, unit) / (t[2] - t[0]) as f64;
@@ -187,7 +195,10 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         }
     }
     std::fs::remove_dir_all(&tmp).ok();
-    r.bar_length_error_px = length_errors.iter().sum::<f64>() / length_errors.len().max(1) as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    r.bar_length_error_px = mean(&length_errors);
+    r.confidence_exact = mean(&confident_exact);
+    r.confidence_wrong = mean(&confident_wrong);
     Ok(r)
 }
 
@@ -228,6 +239,11 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
         pct(r.scale_within_3pct, r.with_scale)
     )?;
     writeln!(out, "  bar length error     {:.2} px mean (against boxes checked by eye)", r.bar_length_error_px)?;
+    writeln!(
+        out,
+        "  label confidence     {:.2} mean on exact reads, {:.2} on wrong reads that parsed",
+        r.confidence_exact, r.confidence_wrong
+    )?;
     writeln!(out, "Label crops ({}), same crops for both readers:", r.crops)?;
     writeln!(out, "  emtrace   exact {:>4} {:>7}", r.crops_emtrace_exact, pct(r.crops_emtrace_exact, r.crops))?;
     match r.crops_tesseract_exact {

@@ -52,6 +52,8 @@ pub struct ScaleBar {
     pub length_px: f64,
     /// Where the label was read from: `ocr`, `vector-text` or `databar`.
     pub source: &'static str,
+    /// 0–1 trust in the label read (and so in `nm_per_px`).
+    pub confidence: f64,
 }
 
 /// An instrument data bar.
@@ -254,6 +256,7 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4]) -> Option<ScaleBar> {
         bbox: shift(bar.bbox),
         length_px: bar.length_px,
         source: "ocr",
+        confidence: label.as_ref().map_or(0.0, |l| l.confidence),
     })
 }
 

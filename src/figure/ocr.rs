@@ -42,6 +42,9 @@ pub struct Label {
     pub unit: Option<String>,
     /// Everything read, for diagnostics.
     pub text: String,
+    /// 0–1: the weakest glyph's margin between its best template and the
+    /// best template of any other character (0 when the text does not parse).
+    pub confidence: f64,
     /// The label's box in the image given.
     pub bbox: [u32; 4],
 }
@@ -112,14 +115,16 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
             .collect();
         for line in lines(&blobs, bar, h).into_iter().take(3) {
-            let text = classify(img, &line, &level);
+            let (text, margin) = classify(img, &line, &level);
             let bbox = line.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
                 [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
             });
             match parse(&text) {
-                Some((value, unit)) => return Some(Label { value: Some(value), unit: Some(unit), text, bbox }),
+                Some((value, unit)) => {
+                    return Some(Label { value: Some(value), unit: Some(unit), text, bbox, confidence: margin })
+                }
                 None => {
-                    fallback.get_or_insert(Label { value: None, unit: None, text, bbox });
+                    fallback.get_or_insert(Label { value: None, unit: None, text, bbox, confidence: 0.0 });
                 }
             }
         }
@@ -296,7 +301,8 @@ fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
 
 /// Nearest-template characters for the glyphs of a line, with spaces where
 /// the gap is wide.
-fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> String {
+/// Returns the text and the weakest glyph's margin (see [`Label::confidence`]).
+fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> (String, f64) {
     let tallest = line.iter().map(Blob::h).max().unwrap_or(1);
     let glyphs = || line.iter().filter(|g| g.h() * 2 >= tallest);
     let mut bottoms: Vec<u32> = glyphs().map(|g| g.y1).collect();
@@ -305,6 +311,7 @@ fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> Strin
     let top = glyphs().map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
     let band = (base - top).max(1) as f32;
     let mut text = String::new();
+    let mut weakest = 1.0f64;
     for (i, g) in line.iter().enumerate() {
         if i > 0 && (g.x0 as f32 - line[i - 1].x1 as f32) > 0.35 * band {
             text.push(' ');
@@ -317,13 +324,19 @@ fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> Strin
         ]
         .map(|v| v.clamp(-2.0, 2.0));
         let pixels = sample(img, g, level);
-        let best =
-            TEMPLATES.iter().min_by(|a, b| distance(a, &geometry, &pixels).total_cmp(&distance(b, &geometry, &pixels)));
-        if let Some(t) = best {
-            text.push(t.ch);
+        // The best distance per character, then the two best characters.
+        let mut per_char = [f32::INFINITY; CHARS.len()];
+        for t in TEMPLATES.iter() {
+            let k = CHARS.iter().position(|c| *c == t.ch).expect("template characters are in CHARS");
+            per_char[k] = per_char[k].min(distance(t, &geometry, &pixels));
         }
+        let mut order: Vec<usize> = (0..CHARS.len()).collect();
+        order.sort_by(|a, b| per_char[*a].total_cmp(&per_char[*b]));
+        let (d1, d2) = (per_char[order[0]], per_char[order[1]]);
+        text.push(CHARS[order[0]]);
+        weakest = weakest.min(if d2 > 0.0 { ((d2 - d1) / d2) as f64 } else { 0.0 });
     }
-    text
+    (text, weakest)
 }
 
 fn distance(t: &Template, geometry: &[f32; 4], pixels: &[f32; GW * GH]) -> f32 {
