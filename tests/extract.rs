@@ -393,3 +393,16 @@ fn real_panels_scale_bars() {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }
 }
+
+/// The optional Tesseract path reads a real label (skipped when the
+/// `tesseract` program is not installed).
+#[test]
+fn tesseract_reads_a_real_label() {
+    let Some(dir) = shared("published/emps-train/images") else { return };
+    if std::process::Command::new("tesseract").arg("--version").output().is_err() {
+        eprintln!("skipping: tesseract is not installed");
+        return;
+    }
+    let img = image::open(dir.join("1a29c5b84f.png")).unwrap().to_luma8();
+    assert_eq!(emtrace::figure::ocr::tesseract(&img, [14, 514, 201, 519]), Some((200.0, "nm".to_string())));
+}

@@ -59,6 +59,9 @@ pub struct FiguresReport {
     pub crops_emtrace_exact: usize,
     /// Tesseract exact on those crops (`None` when it is not installed).
     pub crops_tesseract_exact: Option<usize>,
+    /// Labels exact (of the panels with a bar box and a label) when the glyph
+    /// reader hands unsure labels to Tesseract.
+    pub labels_exact_with_tesseract: Option<usize>,
     /// Micrograph panels of multi-panel figures.
     pub figure_panels: usize,
     /// Found with IoU ≥ 0.9.
@@ -94,33 +97,6 @@ fn gray(path: &Path) -> Result<image::GrayImage> {
     Ok(reader.decode().with_context(|| format!("decoding {}", path.display()))?.to_luma8())
 }
 
-/// The crop given to both readers: the bar and the band above and below it.
-fn label_crop(img: &image::GrayImage, bar: [u32; 4]) -> image::GrayImage {
-    let (w, h) = img.dimensions();
-    let len = bar[2] - bar[0];
-    let reach = (h / 7).max(24);
-    let (x0, y0) = (bar[0].saturating_sub(len / 2), bar[1].saturating_sub(reach));
-    let (x1, y1) = ((bar[2] + len / 2).min(w), (bar[3] + reach).min(h));
-    image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image()
-}
-
-fn tesseract(crop: &image::GrayImage, dir: &Path, n: usize) -> Option<String> {
-    let path = dir.join(format!("crop{n}.png"));
-    let big =
-        image::imageops::resize(crop, crop.width() * 3, crop.height() * 3, image::imageops::FilterType::CatmullRom);
-    big.save(&path).ok()?;
-    let out = Command::new("tesseract").arg(&path).arg("stdout").args(["--psm", "11"]).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The first length ("200 nm") anywhere in `text`.
-fn first_length(text: &str) -> Option<(f64, String)> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    (0..words.len()).find_map(|i| {
-        ocr::parse(words[i]).or_else(|| words.get(i + 1).and_then(|next| ocr::parse(&format!("{} {next}", words[i]))))
-    })
-}
-
 /// Runs the benchmark.
 pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
     let emps = opts.published.join("emps-train/images");
@@ -128,9 +104,11 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         bail!("{} is absent (is ../shared/data present?)", emps.display());
     }
     let have_tesseract = Command::new("tesseract").arg("--version").output().is_ok();
-    let tmp = std::env::temp_dir().join(format!("emtrace-bench-figures-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let mut r = FiguresReport { crops_tesseract_exact: have_tesseract.then_some(0), ..Default::default() };
+    let mut r = FiguresReport {
+        crops_tesseract_exact: have_tesseract.then_some(0),
+        labels_exact_with_tesseract: have_tesseract.then_some(0),
+        ..Default::default()
+    };
     let mut length_errors = Vec::new();
     let (mut confident_exact, mut confident_wrong) = (Vec::new(), Vec::new());
     for row in rows(&opts.labels.join("emps-train-scalebars.csv"))? {
@@ -167,15 +145,25 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
             let got = hit.and_then(|d| Some(ocr::nm(d.value?, d.unit.as_deref()?) / d.length_px));
             r.scale_within_3pct += usize::from(got.is_some_and(|g| (g - want).abs() <= 0.03 * want));
             // The same label crop for both readers.
-            let crop = label_crop(&img, t);
+            let region = ocr::label_region(&img, t);
+            let crop =
+                image::imageops::crop_imm(&img, region[0], region[1], region[2] - region[0], region[3] - region[1])
+                    .to_image();
             r.crops += 1;
             let ours = scalebar_label(&crop);
-            r.crops_emtrace_exact += usize::from(ours.as_ref() == Some(&(*value, unit.clone())));
+            let want = Some((*value, unit.clone()));
+            r.crops_emtrace_exact += usize::from(ours == want);
             if have_tesseract {
-                let text = tesseract(&crop, &tmp, r.crops).unwrap_or_default();
-                let theirs = first_length(&text.replace('μ', "µ"));
+                let theirs = ocr::tesseract(&img, t);
                 if let Some(n) = r.crops_tesseract_exact.as_mut() {
-                    *n += usize::from(theirs.as_ref() == Some(&(*value, unit.clone())));
+                    *n += usize::from(theirs == want);
+                }
+                // The whole pipeline with Tesseract for labels the glyph reader is unsure of.
+                let with = figure::panels_with(&img, &figure::Options { tesseract: true });
+                let read = with.iter().filter_map(|p| p.scale_bar.as_ref()).find(|d| iou(d.bbox, t) >= 0.5);
+                let read = read.and_then(|d| Some((d.value?, d.unit.clone()?)));
+                if let Some(n) = r.labels_exact_with_tesseract.as_mut() {
+                    *n += usize::from(read == want);
                 }
             }
         }
@@ -194,7 +182,6 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
             eprintln!("{}: micrograph panel {truth:?} not found", row[0]);
         }
     }
-    std::fs::remove_dir_all(&tmp).ok();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     r.bar_length_error_px = mean(&length_errors);
     r.confidence_exact = mean(&confident_exact);
@@ -249,6 +236,9 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
     match r.crops_tesseract_exact {
         Some(n) => writeln!(out, "  tesseract exact {:>4} {:>7}", n, pct(n, r.crops))?,
         None => writeln!(out, "  tesseract not installed (apt-get install tesseract-ocr, or .ci/bench-deps)")?,
+    }
+    if let Some(n) = r.labels_exact_with_tesseract {
+        writeln!(out, "  emtrace --tesseract (glyphs, Tesseract when unsure) exact {:>4} {:>7}", n, pct(n, r.crops))?;
     }
     writeln!(
         out,

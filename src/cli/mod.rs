@@ -80,9 +80,13 @@ enum Command {
         /// Write each decoded image as PNG here (adds "png" to the JSON).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Split each image into panels (micrograph or not, data bar).
+        /// Split each image into panels (micrograph or not, scale bar, data bar).
         #[arg(long)]
         panels: bool,
+        /// With --panels: hand scale-bar labels the built-in reader is unsure
+        /// of to the `tesseract` program, when installed.
+        #[arg(long, requires = "panels")]
+        tesseract: bool,
         /// Give up on a file after this many seconds (what was found is kept).
         #[arg(long, default_value_t = 120)]
         time_limit: u64,
@@ -274,7 +278,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await;
             output::each(&mut out, cli.json, &results, output::lookup_result)?;
         }
-        Command::Extract { files, out: dir, panels, time_limit } => {
+        Command::Extract { files, out: dir, panels, tesseract, time_limit } => {
             let limits =
                 extract::Limits { time_per_file: std::time::Duration::from_secs(*time_limit), ..Default::default() };
             let bar = emtrace::progress::bar(files.len() as u64, !cli.quiet && !cli.json && files.len() > 1, "files");
@@ -282,7 +286,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 bar.set_message(file.display().to_string());
                 let mut x = extract::extract_file(file, &limits);
                 if *panels {
-                    extract::add_panels(&mut x);
+                    extract::add_panels(&mut x, &emtrace::figure::Options { tesseract: *tesseract });
                 }
                 if let Some(dir) = dir {
                     if let Err(e) = extract::write_pngs(&mut x, dir) {

@@ -309,10 +309,10 @@ fn standalone(bytes: &[u8], limits: &Limits) -> Image {
 }
 
 /// Splits every decoded picture (not masks) into panels.
-pub fn add_panels(x: &mut Extraction) {
+pub fn add_panels(x: &mut Extraction, options: &crate::figure::Options) {
     for img in &mut x.images {
         if let (Some(px), Role::Image | Role::Figure) = (&img.pixels, img.role) {
-            img.panels = Some(crate::figure::panels(&px.to_luma8()));
+            img.panels = Some(crate::figure::panels_with(&px.to_luma8(), options));
         }
     }
 }

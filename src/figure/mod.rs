@@ -50,7 +50,8 @@ pub struct ScaleBar {
     pub bbox: [u32; 4],
     /// Its length in pixels (sub-pixel).
     pub length_px: f64,
-    /// Where the label was read from: `ocr`, `vector-text` or `databar`.
+    /// Where the label was read from: `ocr` (the glyph reader), `tesseract`,
+    /// and later `vector-text` or `databar`.
     pub source: &'static str,
     /// 0–1 trust in the label read (and so in `nm_per_px`).
     pub confidence: f64,
@@ -215,8 +216,25 @@ impl Cutter<'_> {
     }
 }
 
-/// Splits a figure (or a single panel) into panels.
+/// How labels are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Ask the `tesseract` program (when installed) for labels the glyph
+    /// reader does not read with confidence.
+    pub tesseract: bool,
+}
+
+/// Below this confidence a glyph reading is handed to Tesseract when enabled.
+const TRUSTED: f64 = 0.25;
+
+/// Splits a figure (or a single panel) into panels, reading labels with the
+/// built-in glyph reader only.
 pub fn panels(img: &GrayImage) -> Vec<Panel> {
+    panels_with(img, &Options::default())
+}
+
+/// Splits a figure (or a single panel) into panels.
+pub fn panels_with(img: &GrayImage, options: &Options) -> Vec<Panel> {
     let (w, h) = img.dimensions();
     if w < MIN_SIDE || h < MIN_SIDE {
         return Vec::new();
@@ -236,18 +254,33 @@ pub fn panels(img: &GrayImage) -> Vec<Panel> {
         .map(|b| {
             let micrograph = cutter.is_micrograph(b);
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
-            let scale_bar = micrograph.then(|| scale_bar_of(img, b)).flatten();
+            let scale_bar = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
             let nm_per_px = scale_bar.as_ref().and_then(|s| Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px));
             Panel { bbox: b, micrograph, scale_bar, nm_per_px, databar, children: Vec::new() }
         })
         .collect()
 }
 
-fn scale_bar_of(img: &GrayImage, b: [u32; 4]) -> Option<ScaleBar> {
+fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<ScaleBar> {
     let crop = image::imageops::crop_imm(img, b[0], b[1], b[2] - b[0], b[3] - b[1]).to_image();
     let bar = scalebar::find(&crop)?;
     let label = ocr::read(&crop, &bar);
     let shift = |r: [u32; 4]| [r[0] + b[0], r[1] + b[1], r[2] + b[0], r[3] + b[1]];
+    let trusted = label.as_ref().is_some_and(|l| l.value.is_some() && l.confidence >= TRUSTED);
+    if options.tesseract && !trusted {
+        if let Some((value, unit)) = ocr::tesseract(&crop, bar.bbox) {
+            return Some(ScaleBar {
+                value: Some(value),
+                unit: Some(unit),
+                text: None,
+                label_bbox: None,
+                bbox: shift(bar.bbox),
+                length_px: bar.length_px,
+                source: "tesseract",
+                confidence: 0.5,
+            });
+        }
+    }
     Some(ScaleBar {
         value: label.as_ref().and_then(|l| l.value),
         unit: label.as_ref().and_then(|l| l.unit.clone()),

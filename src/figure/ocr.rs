@@ -371,6 +371,40 @@ fn sample(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> [f32; GW * G
     })
 }
 
+/// The region a label is looked for in: the bar and the band above and
+/// below it, half a bar length to each side.
+pub fn label_region(img: &GrayImage, bar: [u32; 4]) -> [u32; 4] {
+    let (w, h) = img.dimensions();
+    let len = bar[2] - bar[0];
+    let reach = (h / 7).max(24);
+    [bar[0].saturating_sub(len / 2), bar[1].saturating_sub(reach), (bar[2] + len / 2).min(w), (bar[3] + reach).min(h)]
+}
+
+/// The label near `bar` as the `tesseract` program reads it (upscaled 3×,
+/// sparse text), or `None` when it is not installed or reads no length.
+pub fn tesseract(img: &GrayImage, bar: [u32; 4]) -> Option<(f64, String)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let r = label_region(img, bar);
+    let crop = image::imageops::crop_imm(img, r[0], r[1], r[2] - r[0], r[3] - r[1]).to_image();
+    let big =
+        image::imageops::resize(&crop, crop.width() * 3, crop.height() * 3, image::imageops::FilterType::CatmullRom);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("emtrace-label-{}-{n}.png", std::process::id()));
+    big.save(&path).ok()?;
+    let out = std::process::Command::new("tesseract").arg(&path).arg("stdout").args(["--psm", "11"]).output();
+    std::fs::remove_file(&path).ok();
+    first_length(&String::from_utf8_lossy(&out.ok()?.stdout).replace('μ', "µ"))
+}
+
+/// The first length ("200 nm", "1µm") among the words of `text`.
+pub fn first_length(text: &str) -> Option<(f64, String)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    (0..words.len()).find_map(|i| {
+        parse(words[i]).or_else(|| words.get(i + 1).and_then(|next| parse(&format!("{} {next}", words[i]))))
+    })
+}
+
 /// "200 nm", "0.5µm", "5 Å", "1 um" → (value, SI unit).
 pub fn parse(text: &str) -> Option<(f64, String)> {
     let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
