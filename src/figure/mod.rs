@@ -190,7 +190,7 @@ impl Cutter<'_> {
         out.push(r);
     }
 
-    /// Texture fills the box: little flat paper (white or black pixels
+    /// Texture fills the box: little flat paper (pixels of the page colour
     /// equal to their neighbours, as in plots and schemes) and real contrast.
     /// Micrograph backgrounds, however light, carry noise.
     fn is_micrograph(&self, r: [u32; 4]) -> bool {
@@ -206,7 +206,14 @@ impl Cutter<'_> {
                 let v = self.img.get_pixel(x, y)[0];
                 let (right, below) = (self.img.get_pixel(x + 1, y)[0], self.img.get_pixel(x, y + 1)[0]);
                 let flat = v.abs_diff(right) <= 2 && v.abs_diff(below) <= 2;
-                paper += u32::from(flat && !(21..235).contains(&v));
+                let is_paper = if self.bg >= 230 || self.bg <= 25 {
+                    // On a white (black) page only white (black) is paper: a STEM
+                    // image's black vacuum on a white page is not.
+                    v.abs_diff(self.bg) <= 20
+                } else {
+                    !(21..235).contains(&v)
+                };
+                paper += u32::from(flat && is_paper);
                 sum += v as f64;
                 sq += (v as f64).powi(2);
             }
