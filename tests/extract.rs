@@ -406,3 +406,21 @@ fn tesseract_reads_a_real_label() {
     let img = image::open(dir.join("1a29c5b84f.png")).unwrap().to_luma8();
     assert_eq!(emtrace::figure::ocr::tesseract(&img, [14, 514, 201, 519]), Some((200.0, "nm".to_string())));
 }
+
+/// A grid of eight TEM / STEM panels whose gutters are crossed by zoom
+/// lines and a label box: every panel is found (boxes in fixtures/figures).
+#[test]
+fn real_figure_grid_with_crossed_gutters() {
+    let Some(dir) = shared("published/exsclaim/figures") else { return };
+    let bytes = std::fs::read(dir.join("s41598-017-12553-7_fig4.jpg")).unwrap();
+    let img = image::load_from_memory(&bytes).unwrap().to_luma8();
+    let micrographs: Vec<[u32; 4]> =
+        emtrace::figure::panels(&img).into_iter().filter(|p| p.micrograph).map(|p| p.bbox).collect();
+    assert_eq!(micrographs.len(), 8, "{micrographs:?}");
+    let truth = std::fs::read_to_string(util::fixture("figures/exsclaim-panels.csv")).unwrap();
+    for line in truth.lines().filter(|l| l.starts_with("s41598-017-12553-7_fig4.jpg")) {
+        let b: Vec<u32> = line.split(',').nth(1).unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+        let near = micrographs.iter().any(|m| m.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 6));
+        assert!(near, "{b:?} not among {micrographs:?}");
+    }
+}
