@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::pct;
 use crate::extract::{self, Extraction, Limits};
 
 /// Options of `bench extract`.
@@ -340,14 +341,6 @@ pub fn run_extract(opts: &ExtractBenchOptions) -> Result<ExtractReport> {
         pdfimages_all_uncapped_s: uncapped(&each_ref),
         cores,
     })
-}
-
-fn pct(a: usize, b: usize) -> String {
-    if b == 0 {
-        "-".into()
-    } else {
-        format!("{:.1}%", 100.0 * a as f64 / b as f64)
-    }
 }
 
 /// Prints the report as tables.

@@ -10,6 +10,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use super::pct;
 use crate::figure::{self, ocr, Panel};
 
 /// Options of `bench figures`.
@@ -194,14 +195,6 @@ fn scalebar_label(crop: &image::GrayImage) -> Option<(f64, String)> {
     let bar = figure::scalebar::find(crop)?;
     let label = ocr::read(crop, &bar)?;
     Some((label.value?, label.unit?))
-}
-
-fn pct(a: usize, b: usize) -> String {
-    if b == 0 {
-        "-".into()
-    } else {
-        format!("{:.1}%", 100.0 * a as f64 / b as f64)
-    }
 }
 
 /// Prints the report.

@@ -10,3 +10,12 @@ pub use extract::{print_extract, run_extract, ExtractBenchOptions};
 pub use figures::{print_figures, run_figures, FiguresBenchOptions};
 pub use matching::{print_match, run_match, MatchBenchOptions};
 pub use scan::{print_scan, scan, ScanBenchOptions};
+
+/// `a` of `b` as a percentage with one decimal, `-` when `b` is 0.
+fn pct(a: usize, b: usize) -> String {
+    if b == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * a as f64 / b as f64)
+    }
+}
