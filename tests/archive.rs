@@ -399,6 +399,8 @@ fn dm_pixels_decode() {
     for (path, (w, h), varied) in [
         ("rosettasciio/dm/test_STEM_image.dm3", (68, 68), true),
         ("rosettasciio/dm/test_diffraction_pattern.dm3", (87, 87), true),
+        // 64 pixels of 16-bit data: an array short enough to look like a string.
+        ("rosettasciio/dm/Fei HAADF-UK_location.dm3", (16, 4), true),
         ("nexuslims/neoarm-gatan_image_dataZeroed.dm4", (1024, 1024), false),
     ] {
         let bytes = std::fs::read(root.join(path)).unwrap();
@@ -406,7 +408,7 @@ fn dm_pixels_decode() {
         assert_eq!((g.width, g.height), (w, h), "{path}");
         assert_eq!(g.pixels.len(), (g.width * g.height) as usize);
         let distinct = g.pixels.iter().collect::<std::collections::HashSet<_>>().len();
-        assert_eq!(distinct > 32, varied, "{path}: {distinct} grey levels");
+        assert_eq!(distinct > 8, varied, "{path}: {distinct} grey levels");
     }
     let broken = std::fs::read(root.join("nexuslims/test_corrupted.dm3")).unwrap();
     assert!(archive::read::pixels(&broken).is_err(), "a corrupted DM file is an error");

@@ -75,7 +75,7 @@ pub fn scan_summary(out: &mut impl Write, s: &ScanSummary) -> io::Result<()> {
     if let Some(f) = &s.fingerprints {
         writeln!(
             out,
-            "fingerprinted {} ({} without decodable pixels, e.g. DM3/DM4) in {:.1} s",
+            "fingerprinted {} ({} without decodable pixels) in {:.1} s",
             f.fingerprinted, f.skipped, f.seconds
         )?;
     }

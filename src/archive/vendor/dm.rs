@@ -149,7 +149,8 @@ impl<'a> Reader<'a> {
                 }
                 .ok_or_else(|| corrupt(format!("unknown array element type at {path:?}")))?;
                 let bytes = size.checked_mul(count).ok_or_else(|| corrupt("array size overflows"))?;
-                if elem == 4 && count <= MAX_TEXT_UNITS {
+                // Short u16 arrays are strings, except image data (a 16×4 image is 64 units).
+                if elem == 4 && count <= MAX_TEXT_UNITS && !path.ends_with(".ImageData.Data") {
                     let s = self.utf16(count)?;
                     self.out.insert(path.to_string(), Value::Text(s));
                 } else {
