@@ -15,7 +15,6 @@ mod filters;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use image::DynamicImage;
 use lopdf::{Dictionary, Document, Object, ObjectId};
 use rayon::prelude::*;
 
@@ -234,16 +233,30 @@ impl<'a> Walker<'a> {
             let stencil = matches!(d.get(b"ImageMask"), Ok(Object::Boolean(true)));
             self.place_object(id, ctm, if stencil { Role::Stencil } else { Role::Image }, 0);
         } else if subtype == Some(b"Form") || pattern {
-            if !self.active.insert(id) {
-                return;
-            }
-            let m = matrix(d.get(b"Matrix").ok()).unwrap_or(IDENTITY);
-            let own = self.dict(d.get(b"Resources").ok());
-            if let Some(bytes) = self.stream_bytes(s) {
-                self.run(&bytes, own.or(resources), mul(&m, ctm), depth + 1);
-            }
-            self.active.remove(&id);
+            self.form(id, s, resources, ctm, depth + 1);
         }
+    }
+
+    /// Interprets a form, pattern or appearance stream under its own
+    /// `/Matrix` and `/Resources` (else the caller's), unless it is already
+    /// being interpreted (a cycle).
+    fn form(
+        &mut self,
+        id: ObjectId,
+        s: &'a lopdf::Stream,
+        resources: Option<&'a Dictionary>,
+        ctm: &Matrix,
+        depth: usize,
+    ) {
+        if !self.active.insert(id) {
+            return;
+        }
+        let m = matrix(s.dict.get(b"Matrix").ok()).unwrap_or(IDENTITY);
+        let own = self.dict(s.dict.get(b"Resources").ok());
+        if let Some(bytes) = self.stream_bytes(s) {
+            self.run(&bytes, own.or(resources), mul(&m, ctm), depth);
+        }
+        self.active.remove(&id);
     }
 
     /// Runs the glyph procedures of a Type 3 font once (images inside glyphs
@@ -336,21 +349,8 @@ impl<'a> Walker<'a> {
                 r[0] - t[0] as f64 * (r[2] - r[0]) / tw,
                 r[1] - t[1] as f64 * (r[3] - r[1]) / th,
             ];
-            self.xobject_form(id, resources, &fit);
+            self.form(id, s, resources, &fit, 1);
         }
-    }
-
-    fn xobject_form(&mut self, id: ObjectId, resources: Option<&'a Dictionary>, ctm: &Matrix) {
-        let Ok(Object::Stream(s)) = self.doc.get_object(id) else { return };
-        if !self.active.insert(id) {
-            return;
-        }
-        let m = matrix(s.dict.get(b"Matrix").ok()).unwrap_or(IDENTITY);
-        let own = self.dict(s.dict.get(b"Resources").ok());
-        if let Some(bytes) = self.stream_bytes(s) {
-            self.run(&bytes, own.or(resources), mul(&m, ctm), 1);
-        }
-        self.active.remove(&id);
     }
 }
 
@@ -370,6 +370,18 @@ fn placement(page: u32, ctm: &Matrix, image: Option<&Object>) -> Placement {
     let extent = (ctm[0] * ctm[0] + ctm[1] * ctm[1]).sqrt();
     let dpi = width.filter(|_| extent > 1e-6).map(|w| (w as f64 * 72.0 / extent) as f32);
     Placement { page, bbox, dpi }
+}
+
+/// An image's dictionary, resolved, and its still-encoded bytes.
+fn source<'a>(doc: &'a Document, f: &'a Found) -> Result<(decode::Info, &'a [u8]), ExtractError> {
+    match &f.source {
+        Source::Object(id) => {
+            let s =
+                doc.get_object(*id).and_then(Object::as_stream).map_err(|e| ExtractError::Corrupt(e.to_string()))?;
+            Ok((decode::info(doc, &s.dict, None)?, &s.content))
+        }
+        Source::Inline(d, data, spaces) => Ok((decode::info(doc, d, spaces.as_ref())?, data)),
+    }
 }
 
 /// Pages in order with their inherited `/Resources`.
@@ -430,45 +442,30 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
         }
     }
     let Walker { found, error, deadline, .. } = w;
+    let pixels = |info: &decode::Info, data: &[u8], mask: Option<&image::GrayImage>| {
+        if Instant::now() > deadline {
+            return Err(ExtractError::TimeLimit(limits.time_per_file));
+        }
+        decode::pixels(&doc, info, data, mask, limits)
+    };
     // Masks first, then the images that use them.
-    let decode_one =
-        |f: &Found, mask: Option<&image::GrayImage>| -> Result<(decode::Info, DynamicImage), ExtractError> {
-            if Instant::now() > deadline {
-                return Err(ExtractError::TimeLimit(limits.time_per_file));
-            }
-            let (info, data): (decode::Info, &[u8]) = match &f.source {
-                Source::Object(id) => {
-                    let s = doc
-                        .get_object(*id)
-                        .and_then(Object::as_stream)
-                        .map_err(|e| ExtractError::Corrupt(e.to_string()))?;
-                    (decode::info(&doc, &s.dict, None)?, &s.content)
-                }
-                Source::Inline(d, data, spaces) => (decode::info(&doc, d, spaces.as_ref())?, data),
-            };
-            let px = decode::pixels(&doc, &info, data, mask, limits)?;
-            Ok((info, px))
-        };
     let is_mask: HashSet<usize> = found.iter().filter_map(|f| f.mask).collect();
     let masks: HashMap<usize, image::GrayImage> = is_mask
         .par_iter()
-        .filter_map(|&i| decode_one(&found[i], None).ok().map(|(_, px)| (i, decode::alpha(&px))))
+        .filter_map(|&i| {
+            let (info, data) = source(&doc, &found[i]).ok()?;
+            pixels(&info, data, None).ok().map(|px| (i, decode::alpha(&px)))
+        })
         .collect();
     let images = found
         .par_iter()
         .map(|f| {
-            let decoded = decode_one(f, f.mask.and_then(|m| masks.get(&m)));
-            let header = match &f.source {
-                Source::Object(id) => doc
-                    .get_object(*id)
-                    .and_then(Object::as_stream)
-                    .ok()
-                    .and_then(|s| decode::info(&doc, &s.dict, None).ok()),
-                Source::Inline(d, _, spaces) => decode::info(&doc, d, spaces.as_ref()).ok(),
-            };
-            let (info, pixels, error) = match decoded {
-                Ok((info, px)) => (Some(info), Some(px), None),
-                Err(e) => (header, None, Some(e.to_string())),
+            let (info, pixels, error) = match source(&doc, f) {
+                Err(e) => (None, None, Some(e.to_string())),
+                Ok((info, data)) => match pixels(&info, data, f.mask.and_then(|m| masks.get(&m))) {
+                    Ok(px) => (Some(info), Some(px), None),
+                    Err(e) => (Some(info), None, Some(e.to_string())),
+                },
             };
             let (w, h) = pixels.as_ref().map_or((0, 0), |p| (p.width(), p.height()));
             Image {
