@@ -2,12 +2,14 @@
 //! and under which names, where its archive lives, how an archive path names
 //! the user and project, whom the APIs may contact, and when to crawl.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::vendor::Modality;
+use crate::discover::source::SourceOverride;
 
 /// Errors reading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,14 @@ pub struct Profile {
     /// The facility's instruments.
     #[serde(default)]
     pub instruments: Vec<Instrument>,
+    /// Phrases papers use to thank the facility ("Shared Research Center of
+    /// ZIOC RAS"), searched in acknowledgements.
+    #[serde(default)]
+    pub acknowledgements: Vec<String>,
+    /// Changes to the shipped bibliographic sources (`sources/*.toml`), by
+    /// name: `base_url`, `enabled`, `api_key`, `limits`, `page_size`, `max_pages`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceOverride>,
     /// Archive roots to scan when `archive scan` is given no directory.
     #[serde(default)]
     pub archive_roots: Vec<PathBuf>,
@@ -198,6 +208,9 @@ archive_roots = []
 [[affiliations]]
 name = "Example Institute of Chemistry"
 # ror = "https://ror.org/..."
+
+# How papers thank the facility, searched in acknowledgements (Europe PMC).
+# acknowledgements = ["Electron Microscopy Core of the Example Institute"]
 
 # Instruments: model, the other ways papers write it, and the modality (SEM, TEM, STEM).
 [[instruments]]

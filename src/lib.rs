@@ -11,9 +11,11 @@
 pub mod archive;
 pub mod bench;
 pub mod config;
+pub mod discover;
 pub mod extract;
 pub mod figure;
 pub mod fingerprint;
+pub mod http;
 pub mod matching;
 pub mod progress;
 pub mod store;

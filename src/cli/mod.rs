@@ -3,6 +3,8 @@
 //! picks the exit code: 0 done, 2 error (bad arguments, profile or store; a
 //! missing archive root). Item failures (an unreadable file) do not change the
 //! exit code: they are recorded on their rows and counted in the summary.
+//! `discover` exits 1 when it finished but some queries failed (a network or
+//! API error, listed in the summary): the next run asks them again.
 
 mod output;
 
@@ -15,6 +17,7 @@ use clap::{Parser, Subcommand};
 use emtrace::archive::{self, ScanOptions};
 use emtrace::bench;
 use emtrace::config::{Profile, TEMPLATE};
+use emtrace::discover;
 use emtrace::extract;
 use emtrace::matching;
 use emtrace::store::{Store, DEFAULT_DB};
@@ -91,6 +94,33 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         time_limit: u64,
     },
+    /// Find the papers that used the facility's instruments: Crossref,
+    /// Europe PMC, OpenAlex and Semantic Scholar queries built from the
+    /// profile, paged to the end; one work per DOI with the evidence of why;
+    /// Unpaywall for open copies. Incremental: each query asks only for what
+    /// was indexed since its last complete run.
+    Discover {
+        /// Ask for records indexed since this day (YYYY-MM-DD) instead of each
+        /// query's high-water mark. [default: the mark; everything on a first run]
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Only this source (repeatable): crossref, europepmc, openalex,
+        /// semanticscholar, unpaywall. [default: every enabled source]
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// Only works published on or after this day (YYYY-MM-DD).
+        #[arg(long)]
+        published_from: Option<chrono::NaiveDate>,
+        /// Only works published on or before this day (YYYY-MM-DD).
+        #[arg(long)]
+        published_until: Option<chrono::NaiveDate>,
+        /// Print the requests a run would send now, and send none. API keys
+        /// are shown as the name of the variable that holds them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the discovered works with their evidence (with --json, one object per line).
+    Works,
     /// Benchmarks that print their own figures and a reference's.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -299,6 +329,46 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 bar.inc(1);
             }
             bar.finish_and_clear();
+        }
+        Command::Discover { since, sources, published_from, published_until, dry_run } => {
+            let profile = profile(&cli)?;
+            let all = discover::source::load(&profile.sources)?;
+            let selected = discover::select(all, sources)?;
+            let opts = discover::DiscoverOptions {
+                only: sources.clone(),
+                since: *since,
+                published_from: *published_from,
+                published_until: *published_until,
+                progress: !cli.quiet && !cli.json,
+            };
+            let store = open_store(&cli).await?;
+            if *dry_run {
+                let plan = discover::plan(&store, &profile, &selected, &opts).await?;
+                store.close().await;
+                output::each(&mut out, cli.json, &plan, |o, r| writeln!(o, "{:<16} {} {}", r.source, r.method, r.url))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let http = discover::http_for(&selected, profile.contact_email.as_deref())?;
+            let summary = discover::discover(&store, &profile, &selected, &http, &opts).await?;
+            store.close().await;
+            if cli.json {
+                output::json_line(&mut out, &summary)?;
+            } else {
+                output::discover_summary(&mut out, &summary)?;
+            }
+            if summary.errors() > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Works => {
+            let store = open_store(&cli).await?;
+            let works = store.works().await?;
+            store.close().await;
+            if cli.json {
+                output::each(&mut out, true, &works, |_, _| Ok(()))?;
+            } else {
+                output::works(&mut out, &works)?;
+            }
         }
         Command::Bench(BenchCommand::Scan(opts)) => {
             let report = bench::scan(opts, !cli.quiet && !cli.json).await?;

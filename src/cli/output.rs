@@ -4,8 +4,10 @@ use std::io::{self, Write};
 
 use emtrace::archive::stats::Stats;
 use emtrace::archive::ScanSummary;
+use emtrace::discover::DiscoverSummary;
 use emtrace::matching::stage::{LookupResult, MatchResult};
 use emtrace::store::acquisition::Acquisition;
+use emtrace::store::work::WorkRecord;
 
 /// Prints one JSON object on its own line.
 pub fn json_line<W: Write, T: serde::Serialize>(out: &mut W, item: &T) -> io::Result<()> {
@@ -234,4 +236,54 @@ pub fn extraction(out: &mut impl Write, x: &emtrace::extract::Extraction) -> io:
         writeln!(out, "  {}: error: {}", m.member, m.error)?;
     }
     Ok(())
+}
+
+/// The per-source table of a discovery run, then its failures.
+pub fn discover_summary(out: &mut impl Write, s: &DiscoverSummary) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = s
+        .sources
+        .iter()
+        .map(|x| {
+            vec![
+                x.source.clone(),
+                format!("{}/{}", x.completed, x.queries),
+                x.requests.to_string(),
+                x.found.to_string(),
+                x.new_works.to_string(),
+                x.new_evidence.to_string(),
+                x.new_locations.to_string(),
+                x.errors.len().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &["source", "queries done", "requests", "found", "new works", "new evidence", "new OA links", "errors"],
+        &rows,
+    )?;
+    writeln!(out, "{} works in the store", s.works)?;
+    for x in &s.sources {
+        if let Some(why) = &x.stopped {
+            writeln!(out, "{} stopped: {why}", x.source)?;
+        }
+        for e in &x.errors {
+            writeln!(out, "{} failed: {e}", x.source)?;
+        }
+    }
+    Ok(())
+}
+
+/// The works, one line each: DOI, year, sources, title.
+pub fn works(out: &mut impl Write, works: &[WorkRecord]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = works
+        .iter()
+        .map(|w| {
+            let mut sources: Vec<&str> = w.evidence.iter().map(|e| e.source.as_str()).collect();
+            sources.dedup();
+            let title: String = w.title.as_deref().unwrap_or("-").chars().take(80).collect();
+            vec![opt(&w.doi), opt(&w.year), sources.join(","), title]
+        })
+        .collect();
+    table(out, &["doi", "year", "found by", "title"], &rows)?;
+    writeln!(out, "{} works", works.len())
 }

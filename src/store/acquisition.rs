@@ -6,7 +6,7 @@ use sqlx::query::Query;
 use sqlx::{Any, FromRow};
 
 use super::ids::AcquisitionId;
-use super::{Store, StoreError};
+use super::{now, Store, StoreError};
 
 /// An acquisition as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
@@ -184,10 +184,6 @@ fn bind<'q>(mut q: Query<'q, Any, AnyArguments<'q>>, f: &Fields) -> Query<'q, An
         .bind(f.project.clone())
         .bind(f.state.clone())
         .bind(f.error.clone())
-}
-
-fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Store {

@@ -18,3 +18,8 @@ impl std::fmt::Display for AcquisitionId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type)]
 #[sqlx(transparent)]
 pub struct PanelId(pub i64);
+
+/// Id of a `work` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct WorkId(pub i64);

@@ -8,6 +8,7 @@ pub mod acquisition;
 pub mod fingerprint;
 pub mod ids;
 pub mod panel;
+pub mod work;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -49,6 +50,11 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+}
+
+/// Now, as the store writes times: UTC, ISO 8601, to the second.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The default store: `emtrace.db` in the current directory.

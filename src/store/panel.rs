@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::ids::{AcquisitionId, PanelId};
-use super::{Store, StoreError};
+use super::{now, Store, StoreError};
 use crate::matching::Match;
 
 /// A stored panel with its fingerprint bytes.
@@ -16,10 +16,6 @@ pub struct StoredPanel {
     pub source: String,
     /// Fingerprint bytes.
     pub fingerprint: Vec<u8>,
-}
-
-fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 impl Store {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use emtrace::store::Store;
 
+pub mod replay;
+
 /// A path under `../shared/data`, or `None` (with a note) when it is absent.
 pub fn shared(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel);
