@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use emtrace::acquire;
 use emtrace::archive::{self, ScanOptions};
 use emtrace::bench;
 use emtrace::config::{Profile, TEMPLATE};
@@ -121,6 +122,35 @@ enum Command {
     },
     /// List the discovered works with their evidence (with --json, one object per line).
     Works,
+    /// Download the discovered works' article PDFs and supplementary files
+    /// (open-access copies, publisher landing pages, Crossref components,
+    /// Europe PMC, Figshare, DataCite), politely: per-host limits, robots.txt,
+    /// TDMRep, Retry-After. Resumable: kill it at any moment and run it again.
+    Acquire {
+        /// Where downloaded files are kept, by content hash. [default: blobs/ beside an SQLite store, else ./blobs]
+        #[arg(long)]
+        blobs: Option<PathBuf>,
+        /// Largest file kept, in bytes. [default: 524288000]
+        #[arg(long, default_value_t = emtrace::acquire::DEFAULT_MAX_BYTES)]
+        max_bytes: u64,
+        /// Requests per second to each publisher or repository host.
+        #[arg(long, default_value_t = 1.0)]
+        host_rate: f64,
+        /// Requests in flight at once to each publisher or repository host.
+        #[arg(long, default_value_t = 2)]
+        host_concurrency: u32,
+        /// Files fetched at once over all hosts.
+        #[arg(long, default_value_t = emtrace::acquire::DEFAULT_WORKERS)]
+        workers: usize,
+        /// Also try again files that ended in error or not_found.
+        #[arg(long)]
+        retry: bool,
+        /// Ask again for downloaded files (conditional GET: ETag / Last-Modified).
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// List every file of every work with its route and state (with --json, one object per line).
+    Files,
     /// Benchmarks that print their own figures and a reference's.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -219,6 +249,19 @@ fn profile(cli: &Cli) -> Result<Profile> {
         Some(p) => Ok(Profile::load(p)?),
         None if std::path::Path::new("emtrace.toml").exists() => Ok(Profile::load("emtrace.toml".as_ref())?),
         None => Ok(Profile::default()),
+    }
+}
+
+/// Blobs live beside an SQLite database file, else in ./blobs.
+fn default_blobs(db: &str) -> PathBuf {
+    let file = db.strip_prefix("sqlite://").unwrap_or(db);
+    let file = file.split('?').next().unwrap_or(file);
+    if db.contains("://") && !db.starts_with("sqlite://") {
+        return PathBuf::from("blobs");
+    }
+    match std::path::Path::new(file).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("blobs"),
+        _ => PathBuf::from("blobs"),
     }
 }
 
@@ -358,6 +401,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             if summary.errors() > 0 {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Acquire { blobs, max_bytes, host_rate, host_concurrency, workers, retry, refresh } => {
+            let profile = profile(&cli)?;
+            let store = open_store(&cli).await?;
+            let mut opts = acquire::AcquireOptions::new(blobs.clone().unwrap_or_else(|| default_blobs(&db_url(&cli))));
+            opts.max_bytes = *max_bytes;
+            opts.workers = *workers;
+            opts.host_limits = emtrace::http::HostLimits {
+                requests: (host_rate.max(0.001) * 1000.0).round() as u32,
+                per_seconds: 1000.0,
+                concurrency: *host_concurrency,
+            };
+            opts.retry = *retry;
+            opts.refresh = *refresh;
+            opts.progress = !cli.quiet && !cli.json;
+            let ctx = std::sync::Arc::new(acquire::context(&store, &profile, &opts)?);
+            let summary = acquire::acquire(ctx, &opts).await?;
+            store.close().await;
+            if cli.json {
+                output::json_line(&mut out, &summary)?;
+            } else {
+                output::acquire_summary(&mut out, &summary)?;
+            }
+        }
+        Command::Files => {
+            let store = open_store(&cli).await?;
+            let files = store.files().await?;
+            store.close().await;
+            if cli.json {
+                output::each(&mut out, true, &files, |_, _| Ok(()))?;
+            } else {
+                output::files(&mut out, &files)?;
             }
         }
         Command::Works => {

@@ -2,11 +2,13 @@
 
 use std::io::{self, Write};
 
+use emtrace::acquire::AcquireSummary;
 use emtrace::archive::stats::Stats;
 use emtrace::archive::ScanSummary;
 use emtrace::discover::DiscoverSummary;
 use emtrace::matching::stage::{LookupResult, MatchResult};
 use emtrace::store::acquisition::Acquisition;
+use emtrace::store::file::FileRecord;
 use emtrace::store::work::WorkRecord;
 
 /// Prints one JSON object on its own line.
@@ -286,4 +288,32 @@ pub fn works(out: &mut impl Write, works: &[WorkRecord]) -> io::Result<()> {
         .collect();
     table(out, &["doi", "year", "found by", "title"], &rows)?;
     writeln!(out, "{} works", works.len())
+}
+
+/// What an acquire run did.
+pub fn acquire_summary(out: &mut impl Write, s: &AcquireSummary) -> io::Result<()> {
+    writeln!(
+        out,
+        "works resolved: {} ({} new files, {} route failures noted)",
+        s.works_resolved, s.new_files, s.route_notes
+    )?;
+    if s.recovered > 0 {
+        writeln!(out, "recovered from an interrupted run: {}", s.recovered)?;
+    }
+    let rows: Vec<Vec<String>> = s.states.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
+    table(out, &["state", "files"], &rows)?;
+    if s.unchanged > 0 {
+        writeln!(out, "unchanged on refresh: {}", s.unchanged)?;
+    }
+    writeln!(out, "{:.1} MB stored", s.bytes as f64 / 1e6)
+}
+
+/// The files, one line each.
+pub fn files(out: &mut impl Write, files: &[FileRecord]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| vec![opt(&f.doi), f.role.clone(), f.state.clone(), f.route.clone(), opt(&f.bytes), f.url.clone()])
+        .collect();
+    table(out, &["doi", "role", "state", "route", "bytes", "url"], &rows)?;
+    writeln!(out, "{} files", files.len())
 }

@@ -116,8 +116,10 @@ impl DiscoverSummary {
     }
 }
 
-/// The sources a run uses: the named ones (enabled or not), else every enabled one.
+/// The discovery sources a run uses: the named ones (enabled or not), else
+/// every enabled one.
 pub fn select(all: Vec<Source>, only: &[String]) -> Result<Vec<Source>, DiscoverError> {
+    let all: Vec<Source> = all.into_iter().filter(|s| s.adapter.discovers()).collect();
     for name in only {
         if !all.iter().any(|s| &s.name == name) {
             return Err(DiscoverError::UnknownSource(name.clone()));

@@ -10,12 +10,15 @@ use super::DiscoverError;
 use crate::http::{HostLimits, Url};
 
 /// The shipped source files.
-const SHIPPED: [(&str, &str); 5] = [
+const SHIPPED: [(&str, &str); 8] = [
     ("crossref", include_str!("../../sources/crossref.toml")),
     ("europepmc", include_str!("../../sources/europepmc.toml")),
     ("openalex", include_str!("../../sources/openalex.toml")),
     ("semanticscholar", include_str!("../../sources/semanticscholar.toml")),
     ("unpaywall", include_str!("../../sources/unpaywall.toml")),
+    ("doi", include_str!("../../sources/doi.toml")),
+    ("figshare", include_str!("../../sources/figshare.toml")),
+    ("datacite", include_str!("../../sources/datacite.toml")),
 ];
 
 /// Which adapter reads a source.
@@ -32,6 +35,19 @@ pub enum Adapter {
     Semanticscholar,
     /// Unpaywall v2 by DOI.
     Unpaywall,
+    /// The DOI resolver (acquire: landing pages).
+    Doi,
+    /// Figshare API v2 (acquire: items whose resource DOI is the paper).
+    Figshare,
+    /// DataCite REST API (acquire: datasets that are supplements to the paper).
+    Datacite,
+}
+
+impl Adapter {
+    /// Whether `discover` uses it (the others serve `acquire`).
+    pub fn discovers(self) -> bool {
+        !matches!(self, Adapter::Doi | Adapter::Figshare | Adapter::Datacite)
+    }
 }
 
 /// How a source wants to be identified.
@@ -74,6 +90,9 @@ pub struct Source {
     /// Identification.
     #[serde(default)]
     pub auth: Auth,
+    /// URL template of files the source names (`{pmcid}`, `{name}`).
+    #[serde(default)]
+    pub file_url: Option<String>,
     /// The API key, from the profile or `auth.key_env` (never serialised).
     #[serde(skip)]
     pub key: Option<String>,
@@ -95,6 +114,8 @@ pub struct SourceOverride {
     pub page_size: Option<u32>,
     /// Pages per query and run.
     pub max_pages: Option<u32>,
+    /// URL template of files the source names.
+    pub file_url: Option<String>,
 }
 
 impl Source {
@@ -139,6 +160,9 @@ pub fn load(overrides: &BTreeMap<String, SourceOverride>) -> Result<Vec<Source>,
             if let Some(p) = o.max_pages {
                 s.max_pages = p;
             }
+            if let Some(f) = o.file_url {
+                s.file_url = Some(f);
+            }
             s.key = o.api_key.or_else(|| s.auth.key_env.as_ref().and_then(|v| std::env::var(v).ok()));
             s.url("")?;
             Ok(s)
@@ -158,7 +182,7 @@ mod tests {
             SourceOverride { base_url: Some("http://127.0.0.1:9".into()), enabled: Some(false), ..Default::default() },
         );
         let sources = load(&o).unwrap();
-        assert_eq!(sources.len(), 5);
+        assert_eq!(sources.len(), 8);
         let cr = &sources[0];
         assert_eq!((cr.adapter, cr.enabled, cr.base_url.as_str()), (Adapter::Crossref, false, "http://127.0.0.1:9"));
         assert!(cr.page_size <= 1000);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::info;
 
@@ -44,7 +44,7 @@ pub(super) struct Host {
     configured: HostLimits,
     period: Mutex<Duration>,
     limiter: Mutex<Arc<DefaultDirectRateLimiter>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     concurrency: Mutex<u32>,
     paused_until: Mutex<Option<Instant>>,
 }
@@ -63,15 +63,15 @@ impl Host {
             configured: limits,
             period: Mutex::new(limits.period()),
             limiter: Mutex::new(limiter(limits.period())),
-            permits: Semaphore::new(concurrency as usize),
+            permits: Arc::new(Semaphore::new(concurrency as usize)),
             concurrency: Mutex::new(concurrency),
             paused_until: Mutex::new(None),
         }
     }
 
     /// Waits for a concurrency slot, any pause, and the limiter.
-    pub(super) async fn acquire(&self) -> SemaphorePermit<'_> {
-        let permit = self.permits.acquire().await.expect("host semaphore is never closed");
+    pub(super) async fn acquire(&self) -> OwnedSemaphorePermit {
+        let permit = self.permits.clone().acquire_owned().await.expect("host semaphore is never closed");
         loop {
             let until = *self.paused_until.lock().expect("pause lock is never poisoned");
             match until {

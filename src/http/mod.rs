@@ -220,25 +220,43 @@ impl Http {
     /// failures, and reads the body (up to the cap). Any final status comes
     /// back as a [`Response`]; only network failures and exhausted retries are errors.
     pub async fn send(&self, req: &Request) -> Result<Response, HttpError> {
+        let mut opened = self.open(req).await?;
+        let mut body = Vec::new();
+        while let Some(chunk) = opened.chunk().await? {
+            if (body.len() + chunk.len()) as u64 > self.cfg.max_body {
+                return Err(HttpError::TooLarge { url: req.url.to_string(), limit: self.cfg.max_body });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { url: opened.url, status: opened.status, headers: opened.headers, body })
+    }
+
+    /// Like [`Http::send`], but hands back the response with its body unread
+    /// (to stream to disk), holding the host's concurrency slot until dropped.
+    pub async fn open(&self, req: &Request) -> Result<Opened, HttpError> {
         let host = self.host(&req.url);
         let url = req.url.to_string();
         let mut attempt = 0u32;
         loop {
-            let outcome = {
-                let _permit = host.acquire().await;
-                debug!(%url, attempt, "request");
-                self.once(req).await
-            };
-            let wait = match outcome {
+            let permit = host.acquire().await;
+            debug!(%url, attempt, "request");
+            let wait = match self.once(req).await {
                 Ok(resp) => {
-                    host.adapt(&resp.headers);
-                    if !resp.status.should_retry() {
-                        return Ok(resp);
+                    host.adapt(resp.headers());
+                    let status = resp.status();
+                    if !status.should_retry() {
+                        return Ok(Opened {
+                            url: resp.url().clone(),
+                            status,
+                            headers: resp.headers().clone(),
+                            resp,
+                            _permit: permit,
+                        });
                     }
                     if attempt >= self.cfg.max_retries {
-                        return Err(HttpError::GaveUp { url, status: resp.status.as_u16(), attempts: attempt + 1 });
+                        return Err(HttpError::GaveUp { url, status: status.as_u16(), attempts: attempt + 1 });
                     }
-                    let asked = resp.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
+                    let asked = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
                     match asked {
                         Some(wait) if wait > self.cfg.max_wait => {
                             return Err(HttpError::WaitTooLong { url, wait, cap: self.cfg.max_wait });
@@ -247,19 +265,19 @@ impl Http {
                         None => backoff(self.cfg.backoff, attempt, self.cfg.max_wait),
                     }
                 }
-                Err(Failure::Network(e)) if e.should_retry() && attempt < self.cfg.max_retries => {
+                Err(e) if e.should_retry() && attempt < self.cfg.max_retries => {
                     backoff(self.cfg.backoff, attempt, self.cfg.max_wait)
                 }
-                Err(Failure::Network(source)) => return Err(HttpError::Network { url, source }),
-                Err(Failure::TooLarge) => return Err(HttpError::TooLarge { url, limit: self.cfg.max_body }),
+                Err(source) => return Err(HttpError::Network { url, source }),
             };
+            drop(permit);
             warn!(%url, attempt, ?wait, "retrying");
             host.pause(wait);
             attempt += 1;
         }
     }
 
-    async fn once(&self, req: &Request) -> Result<Response, Failure> {
+    async fn once(&self, req: &Request) -> Result<reqwest::Response, reqwest::Error> {
         let mut builder = self.client.request(req.method.clone(), req.url.clone());
         for (name, value) in &req.headers {
             builder = builder.header(*name, value);
@@ -267,25 +285,34 @@ impl Http {
         if let Some(body) = &req.body {
             builder = builder.header("content-type", "application/json").body(body.clone());
         }
-        let mut resp = builder.send().await.map_err(Failure::Network)?;
-        if resp.content_length().is_some_and(|n| n > self.cfg.max_body) {
-            return Err(Failure::TooLarge);
-        }
-        let (url, status, headers) = (resp.url().clone(), resp.status(), resp.headers().clone());
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(Failure::Network)? {
-            if (body.len() + chunk.len()) as u64 > self.cfg.max_body {
-                return Err(Failure::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Response { url, status, headers, body })
+        builder.send().await
     }
 }
 
-enum Failure {
-    Network(reqwest::Error),
-    TooLarge,
+/// A response whose body has not been read yet.
+#[derive(Debug)]
+pub struct Opened {
+    /// Final URL (after redirects).
+    pub url: Url,
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    resp: reqwest::Response,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Opened {
+    /// The next piece of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        let url = self.url.to_string();
+        self.resp.chunk().await.map(|c| c.map(|b| b.to_vec())).map_err(|source| HttpError::Network { url, source })
+    }
+
+    /// The announced body length, if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.resp.content_length()
+    }
 }
 
 /// `host` or `host:port` of a URL: the unit limits apply to.

@@ -5,6 +5,7 @@
 //! ISO 8601 text), the types both backends share.
 
 pub mod acquisition;
+pub mod file;
 pub mod fingerprint;
 pub mod ids;
 pub mod panel;

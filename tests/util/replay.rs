@@ -41,7 +41,9 @@ impl Hit {
     }
 }
 
-/// One reply.
+/// One reply. A 200 reply with an `etag` header answers a matching
+/// `If-None-Match` with 304; one with `accept-ranges` answers `Range:
+/// bytes=N-` with 206 and the rest of the body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// Status.
@@ -50,16 +52,36 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
+    /// Send the body in pieces of this size with this pause between them.
+    pub pace: Option<(usize, std::time::Duration)>,
 }
 
 impl Reply {
     /// 200 with a JSON body.
     pub fn json(body: impl Into<Vec<u8>>) -> Reply {
-        Reply { status: 200, headers: vec![], body: body.into() }
+        Reply { status: 200, headers: vec![], body: body.into(), pace: None }
     }
     /// Any status with a body.
     pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Reply {
-        Reply { status, headers: vec![], body: body.into() }
+        Reply { status, headers: vec![], body: body.into(), pace: None }
+    }
+    /// A file: 200, its content type, an ETag, byte ranges.
+    pub fn file(body: impl Into<Vec<u8>>, content_type: &str) -> Reply {
+        let body = body.into();
+        let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..16]);
+        Reply::status(200, body)
+            .header("content-type", content_type)
+            .header("etag", &etag)
+            .header("accept-ranges", "bytes")
+    }
+    /// A redirect.
+    pub fn redirect(to: &str) -> Reply {
+        Reply::status(302, "").header("location", to)
+    }
+    /// Sends the body slowly.
+    pub fn paced(mut self, piece: usize, pause: std::time::Duration) -> Reply {
+        self.pace = Some((piece, pause));
+        self
     }
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Reply {
@@ -184,18 +206,43 @@ fn serve(mut stream: TcpStream, routes: &Mutex<Vec<Route>>, hits: &Mutex<Vec<Hit
             None => Reply::status(404, format!("no recorded response for {} {target}", hit.method)),
         }
     };
+    let header = |name: &str| reply.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let (mut status, mut body, mut extra) = (reply.status, reply.body.clone(), Vec::new());
+    if status == 200 {
+        let range = hit
+            .header("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+        if header("etag").is_some() && hit.header("if-none-match").map(str::to_string) == header("etag") {
+            (status, body) = (304, Vec::new());
+        } else if let Some(from) = range.filter(|f| header("accept-ranges").is_some() && *f < body.len()) {
+            extra.push(("content-range".to_string(), format!("bytes {from}-{}/{}", body.len() - 1, body.len())));
+            (status, body) = (206, body[from..].to_vec());
+        }
+    }
     hits.lock().unwrap().push(hit);
-    let mut out =
-        format!("HTTP/1.1 {} R\r\ncontent-length: {}\r\nconnection: close\r\n", reply.status, reply.body.len());
+    let mut out = format!("HTTP/1.1 {status} R\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
     if !reply.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         out.push_str("content-type: application/json\r\n");
     }
-    for (k, v) in &reply.headers {
+    for (k, v) in reply.headers.iter().chain(&extra) {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
     out.push_str("\r\n");
     let _ = stream.write_all(out.as_bytes());
-    let _ = stream.write_all(&reply.body);
+    match reply.pace {
+        Some((piece, pause)) => {
+            for c in body.chunks(piece.max(1)) {
+                if stream.write_all(c).is_err() {
+                    return;
+                }
+                std::thread::sleep(pause);
+            }
+        }
+        None => {
+            let _ = stream.write_all(&body);
+        }
+    }
 }
 
 /// The body and status of a VCR cassette's `n`th interaction (Semantic Scholar).

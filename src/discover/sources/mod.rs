@@ -63,7 +63,7 @@ pub fn queries(adapter: Adapter, terms: &Terms) -> Vec<Query> {
         Adapter::Europepmc => europepmc::queries(terms),
         Adapter::Openalex => openalex::queries(terms),
         Adapter::Semanticscholar => semanticscholar::queries(terms),
-        Adapter::Unpaywall => Vec::new(),
+        Adapter::Unpaywall | Adapter::Doi | Adapter::Figshare | Adapter::Datacite => Vec::new(),
     }
 }
 
@@ -80,7 +80,7 @@ pub fn request(
         Adapter::Europepmc => europepmc::url(src, q, window, cursor)?,
         Adapter::Openalex => openalex::url(src, q, window, cursor)?,
         Adapter::Semanticscholar => semanticscholar::url(src, q, window)?,
-        Adapter::Unpaywall => src.url("/v2")?,
+        Adapter::Unpaywall | Adapter::Doi | Adapter::Figshare | Adapter::Datacite => src.url("/")?,
     };
     Ok(authorise(src, &mut url, contact))
 }
@@ -93,7 +93,9 @@ pub fn parse(src: &Source, q: &Query, terms: &Terms, body: &[u8], cursor: Option
         Adapter::Europepmc => europepmc::parse(&src.name, q, terms, &v, cursor),
         Adapter::Openalex => openalex::parse(&src.name, q, terms, &v),
         Adapter::Semanticscholar => semanticscholar::parse(&src.name, q, &v),
-        Adapter::Unpaywall => Err("Unpaywall is looked up by DOI, not searched".into()),
+        Adapter::Unpaywall | Adapter::Doi | Adapter::Figshare | Adapter::Datacite => {
+            Err(format!("{} is looked up by DOI, not searched", src.name))
+        }
     }
 }
 
