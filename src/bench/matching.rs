@@ -353,9 +353,18 @@ fn query(index: &Index, pixels: &dyn PixelSource, phashes: &[(i64, u64)], img: &
     let started = Instant::now();
     let prepared = Prepared::panel(img);
     let fp = prepared.fingerprint(Role::Panel);
+    let fp_ms = started.elapsed().as_secs_f64() * 1e3;
     let found = matching::find(index, pixels, &prepared, &fp, &MatchOptions::default());
-    let candidates = index.candidates(&fp, 4).iter().map(|c| (index.owners()[c.owner].id, c.votes)).collect::<Vec<_>>();
     let ms = started.elapsed().as_secs_f64() * 1e3;
+    if std::env::var_os("EMTRACE_BENCH_TRACE").is_some() {
+        eprintln!("query: fingerprint {fp_ms:.1} ms, find {:.1} ms", ms - fp_ms);
+    }
+    // Diagnostics for --show-failures, outside the timed part.
+    let t = Instant::now();
+    let candidates = index.candidates(&fp, 4).iter().map(|c| (index.owners()[c.owner].id, c.votes)).collect::<Vec<_>>();
+    if std::env::var_os("EMTRACE_BENCH_TRACE").is_some() {
+        eprintln!("candidates {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    }
     let baseline = phashes
         .iter()
         .map(|(id, h)| (*id, (h ^ fp.phash).count_ones()))
