@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::fingerprint::{dct::hamming256, Fingerprint, LEVEL_UNIT};
 
 /// Descriptor matches count when at most this many bits differ.
@@ -161,39 +163,47 @@ impl Index {
     pub fn candidates(&self, q: &Fingerprint, k: usize) -> Vec<Candidate> {
         // Votes: (owner, scale bin, tx bin, ty bin) → matches.
         let bin = (q.width.max(q.height) as f32 / 24.0).max(6.0);
-        let mut matches: Vec<Vote> = Vec::new();
-        for qk in &q.keypoints {
-            let q_scale = q.base_scale * LEVEL_UNIT.powi(qk.level as i32);
-            for t in 0..TABLES {
-                let kq = key(qk.desc, t);
-                let range = self.offsets[t][kq] as usize..self.offsets[t][kq + 1] as usize;
-                for (&d, &i) in self.descs[t][range.clone()].iter().zip(&self.items[t][range]) {
-                    if (d ^ qk.desc).count_ones() > MAX_HAMMING {
-                        continue;
+        // Query keypoints are independent: scan the tables for them on every core.
+        let matches: Vec<Vote> = q
+            .keypoints
+            .par_iter()
+            .fold(Vec::new, |mut matches, qk| {
+                let q_scale = q.base_scale * LEVEL_UNIT.powi(qk.level as i32);
+                for t in 0..TABLES {
+                    let kq = key(qk.desc, t);
+                    let range = self.offsets[t][kq] as usize..self.offsets[t][kq + 1] as usize;
+                    for (&d, &i) in self.descs[t][range.clone()].iter().zip(&self.items[t][range]) {
+                        if (d ^ qk.desc).count_ones() > MAX_HAMMING {
+                            continue;
+                        }
+                        // Counted once: in the first table where the keys agree.
+                        if (0..t).any(|u| key(d, u) == key(qk.desc, u)) {
+                            continue;
+                        }
+                        let e = self.entries[i as usize];
+                        let o = &self.owners[e.owner as usize];
+                        let a_scale = o.base_scale * LEVEL_UNIT.powi(e.level as i32);
+                        // Panel pixels per original pixel: equal patches span 16/q_scale and 16/a_scale.
+                        let s = a_scale / q_scale;
+                        if !(0.05..=1.6).contains(&s) {
+                            continue;
+                        }
+                        let (xq, yq, xa, ya) = (qk.x as f32, qk.y as f32, e.x as f32, e.y as f32);
+                        let (tx, ty) = (xq - s * xa, yq - s * ya);
+                        let sb = (s.ln() / (2.0 * LEVEL_UNIT.ln())).round() as i32;
+                        matches.push(Vote {
+                            owner: e.owner,
+                            bin: (sb, (tx / bin).round() as i32, (ty / bin).round() as i32),
+                            at: (xq, yq, xa, ya),
+                        });
                     }
-                    // Counted once: in the first table where the keys agree.
-                    if (0..t).any(|u| key(d, u) == key(qk.desc, u)) {
-                        continue;
-                    }
-                    let e = self.entries[i as usize];
-                    let o = &self.owners[e.owner as usize];
-                    let a_scale = o.base_scale * LEVEL_UNIT.powi(e.level as i32);
-                    // Panel pixels per original pixel: equal patches span 16/q_scale and 16/a_scale.
-                    let s = a_scale / q_scale;
-                    if !(0.05..=1.6).contains(&s) {
-                        continue;
-                    }
-                    let (xq, yq, xa, ya) = (qk.x as f32, qk.y as f32, e.x as f32, e.y as f32);
-                    let (tx, ty) = (xq - s * xa, yq - s * ya);
-                    let sb = (s.ln() / (2.0 * LEVEL_UNIT.ln())).round() as i32;
-                    matches.push(Vote {
-                        owner: e.owner,
-                        bin: (sb, (tx / bin).round() as i32, (ty / bin).round() as i32),
-                        at: (xq, yq, xa, ya),
-                    });
                 }
-            }
-        }
+                matches
+            })
+            .reduce(Vec::new, |mut a, mut b| {
+                a.append(&mut b);
+                a
+            });
         let mut bins: HashMap<(u32, i32, i32, i32), f32> = HashMap::new();
         for m in &matches {
             *bins.entry((m.owner, m.bin.0, m.bin.1, m.bin.2)).or_insert(0.0) += 1.0;

@@ -9,6 +9,7 @@ pub mod index;
 pub mod stage;
 pub mod verify;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use index::{Candidate, Index};
@@ -41,8 +42,8 @@ impl Default for MatchOptions {
 }
 
 /// Gives the prepared pixels of an indexed owner (an archive file read from
-/// disk, or an image held in memory).
-pub trait PixelSource {
+/// disk, or an image held in memory). Candidates are verified in parallel.
+pub trait PixelSource: Sync {
     /// The prepared plane of owner `id`, or `None` when it cannot be read.
     fn plane(&self, id: i64) -> Option<Plane>;
 }
@@ -78,18 +79,21 @@ pub fn find(
     let Some(verifier) = verify::Verifier::new(panel) else { return Vec::new() };
     let candidates = index.candidates(fp, opts.candidates);
     let top_votes = candidates.first().map_or(0.0, |c| c.votes);
-    let mut coarse = Vec::new();
-    for c in candidates.iter().filter(|c| c.votes >= top_votes * 0.2) {
-        let owner = &index.owners()[c.owner];
-        let Some(plane) = pixels.plane(owner.id) else { continue };
-        if let Some(p) = verifier.coarse(&plane, c.scale, c.tx, c.ty) {
-            coarse.push((owner.id, plane, p));
-        }
-    }
+    // Candidates are independent: read and verify them on every core.
+    let coarse: Vec<(i64, Plane, Placement)> = candidates
+        .par_iter()
+        .filter(|c| c.votes >= top_votes * 0.2)
+        .filter_map(|c| {
+            let owner = &index.owners()[c.owner];
+            let plane = pixels.plane(owner.id)?;
+            let p = verifier.coarse(&plane, c.scale, c.tx, c.ty)?;
+            Some((owner.id, plane, p))
+        })
+        .collect();
     let best_coarse = coarse.iter().map(|c| c.2.r).fold(f32::MIN, f32::max);
     let (w, h) = verifier.size();
     let mut out: Vec<Match> = coarse
-        .into_iter()
+        .into_par_iter()
         .filter(|(_, _, p)| p.r >= opts.min_r * 0.8 && p.r >= best_coarse - 0.15)
         .filter_map(|(id, plane, p)| {
             let p = verifier.refine(&plane, p)?;
