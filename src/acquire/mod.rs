@@ -9,6 +9,7 @@
 
 pub mod blobs;
 pub mod fetch;
+pub mod lease;
 pub mod outcome;
 pub mod polite;
 pub mod publisher;
@@ -200,17 +201,36 @@ pub async fn acquire(ctx: Arc<Ctx>, opts: &AcquireOptions) -> Result<AcquireSumm
     if opts.retry {
         states.extend([FileState::Error, FileState::NotFound]);
     }
-    let mut todo: Vec<(FileToFetch, bool)> =
-        ctx.store.files_in(&states).await?.into_iter().map(|f| (f, false)).collect();
-    if opts.refresh {
-        todo.extend(ctx.store.files_in(&[FileState::Downloaded]).await?.into_iter().map(|f| (f, true)));
-    }
-    let bar = crate::progress::bar(todo.len() as u64, opts.progress, "files");
+    let waiting = ctx.store.files_in(&states).await?.len();
+    let mut refresh: Vec<FileToFetch> =
+        if opts.refresh { ctx.store.files_in(&[FileState::Downloaded]).await? } else { Vec::new() };
+    let bar = crate::progress::bar((waiting + refresh.len()) as u64, opts.progress, "files");
+    // Several workers (processes, on any host) share the files by leasing a
+    // few at a time; a worker killed on this host leaves leases that the
+    // next one here takes back.
+    let owner = lease::owner();
+    let dead = lease::dead_on_this_host(&ctx.store.lease_owners().await?);
+    let until = (chrono::Utc::now() + lease::TTL).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut tasks: JoinSet<Result<(String, u64, bool), StoreError>> = JoinSet::new();
-    let mut queue = todo.into_iter();
+    let mut leased_all = false;
     loop {
-        while tasks.len() < opts.workers.max(1) {
-            let Some((f, refresh)) = queue.next() else { break };
+        let room = opts.workers.max(1).saturating_sub(tasks.len());
+        let mut batch: Vec<(FileToFetch, bool)> = Vec::new();
+        for st in &states {
+            if leased_all || batch.len() >= room {
+                break;
+            }
+            let got = ctx.store.lease_files(*st, &owner, &dead, room - batch.len(), &until).await?;
+            batch.extend(got.into_iter().map(|f| (f, false)));
+        }
+        if batch.len() < room {
+            leased_all = true;
+            while batch.len() < room {
+                let Some(f) = refresh.pop() else { break };
+                batch.push((f, true));
+            }
+        }
+        for (f, refresh) in batch {
             let ctx = ctx.clone();
             let span = info_span!("acquire", file = f.id, url = %f.url);
             tasks.spawn(async move { one(&ctx, &f, refresh).await }.instrument(span));

@@ -148,12 +148,66 @@ impl Store {
         Ok(out)
     }
 
+    /// Leases up to `n` files in `state` for `owner` until `until` (ISO
+    /// time), oldest first: files not leased, or whose lease ran out, or
+    /// leased by an owner in `dead` (a killed worker on this host). A lease
+    /// outlives the file's outcome, so one run takes each file once.
+    /// PostgreSQL skips rows another worker is leasing (`FOR UPDATE SKIP
+    /// LOCKED`); SQLite serialises writers, which gives the same guarantee.
+    pub async fn lease_files(
+        &self,
+        state: FileState,
+        owner: &str,
+        dead: &[String],
+        n: usize,
+        until: &str,
+    ) -> Result<Vec<FileToFetch>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for d in dead {
+            sqlx::query("UPDATE file SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+                .bind(d.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let lock = match self.backend() {
+            super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE file SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM file WHERE state = $3 \
+             AND (lease_until IS NULL OR lease_until < $4) ORDER BY id LIMIT $5 {lock}) \
+             RETURNING id, role, url, etag, last_modified, blob"
+        );
+        let mut rows: Vec<FileToFetch> = sqlx::query_as(&sql)
+            .bind(owner.to_string())
+            .bind(until.to_string())
+            .bind(state.as_str())
+            .bind(now())
+            .bind(n as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.sort_by_key(|f| f.id);
+        Ok(rows)
+    }
+
+    /// The owners of live leases.
+    pub async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT lease_owner FROM file WHERE lease_owner IS NOT NULL AND lease_until >= $1")
+                .bind(now())
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Records what fetching a file came to.
     pub async fn finish_file(&self, id: i64, state: FileState, r: &FileResult) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE file SET state = $1, blob = COALESCE($2, blob), bytes = COALESCE($3, bytes), \
              content_type = COALESCE($4, content_type), etag = COALESCE($5, etag), \
-             last_modified = COALESCE($6, last_modified), error = $7, attempts = attempts + 1, updated_at = $8 WHERE id = $9",
+             last_modified = COALESCE($6, last_modified), error = $7, attempts = attempts + 1, updated_at = $8 \
+             WHERE id = $9",
         )
         .bind(state.as_str())
         .bind(r.blob.clone())

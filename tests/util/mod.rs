@@ -132,3 +132,21 @@ pub fn pdf_with_image(gray: &image::GrayImage) -> Vec<u8> {
     doc.save_to(&mut out).unwrap();
     out
 }
+
+/// Request arrival times at least `period` apart: each gap within 30 ms of
+/// it (loopback connection jitter), and the whole run no faster than the rate.
+pub fn assert_spaced(times: &[std::time::Instant], period: std::time::Duration) {
+    let slack = std::time::Duration::from_millis(30);
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] + slack >= period, "requests {:?} apart, period {period:?}", pair[1] - pair[0]);
+    }
+    if let (Some(first), Some(last)) = (times.first(), times.last()) {
+        let want = period * (times.len() as u32 - 1);
+        assert!(
+            *last - *first + slack >= want,
+            "{} requests in {:?}, faster than one per {period:?}",
+            times.len(),
+            *last - *first
+        );
+    }
+}
