@@ -101,6 +101,41 @@ fn workdir(tmp: &Path, backend: &str) -> (PathBuf, Replay) {
     (dir, Replay::start())
 }
 
+/// One work whose open-access PDFs are the real articles `names`, served
+/// slowly (`piece` bytes every `pause`); returns the bodies.
+async fn paced_work(db: &util::TestDb, server: &Replay, names: &[&str], piece: usize, pause: Duration) -> Vec<Vec<u8>> {
+    let bodies: Vec<Vec<u8>> = names.iter().map(|n| pdf(n)).collect();
+    for (n, body) in names.iter().zip(&bodies) {
+        server.route(
+            "GET",
+            &format!("/oa/{n}"),
+            &[],
+            vec![Reply::file(body.clone(), "application/pdf").paced(piece, pause)],
+        );
+    }
+    let store = db.open().await;
+    let locs: Vec<String> = names.iter().map(|n| format!("{}/oa/{n}", server.url())).collect();
+    let refs: Vec<(&str, LocationKind, &str)> =
+        locs.iter().map(|u| (u.as_str(), LocationKind::Pdf, "unpaywall")).collect();
+    store.record_found(&found("10.5555/paced", &refs)).await.unwrap();
+    store.close().await;
+    bodies
+}
+
+/// `emtrace acquire` started in the background.
+fn spawn_acquire(dir: &Path, db: &str, profile: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("emtrace"))
+        .current_dir(dir)
+        .args(["--db", db, "--config"])
+        .arg(profile)
+        .args(["-q", "--json", "acquire", "--blobs"])
+        .arg(dir.join("blobs"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn blob_path(dir: &Path, hash: &str) -> PathBuf {
     dir.join("blobs").join(&hash[..2]).join(&hash[2..])
 }
@@ -390,37 +425,14 @@ async fn kill_9_mid_run_then_restart_finishes_without_fetching_twice() {
     let tmp = tempfile::tempdir().unwrap();
     for db in backends(tmp.path()).await {
         let (dir, server) = workdir(tmp.path(), db.backend);
-        let s = server.url().to_string();
         let names = ["PMC7901693.pdf", "PMC7971952.pdf", "PMC7808740.pdf", "PMC7966905.pdf", "PMC7909857.pdf"];
-        let bodies: Vec<Vec<u8>> = names.iter().map(|n| pdf(n)).collect();
-        for (n, body) in names.iter().zip(&bodies) {
-            // About 1.5 s for a 1 MB file.
-            server.route(
-                "GET",
-                &format!("/oa/{n}"),
-                &[],
-                vec![Reply::file(body.clone(), "application/pdf").paced(64 * 1024, Duration::from_millis(90))],
-            );
-        }
-        let store = db.open().await;
-        let locs: Vec<String> = names.iter().map(|n| format!("{s}/oa/{n}")).collect();
-        let refs: Vec<(&str, LocationKind, &str)> =
-            locs.iter().map(|u| (u.as_str(), LocationKind::Pdf, "unpaywall")).collect();
-        store.record_found(&found("10.5555/kill", &refs)).await.unwrap();
-        store.close().await;
+        // About 1.5 s for a 1 MB file.
+        let bodies = paced_work(&db, &server, &names, 64 * 1024, Duration::from_millis(90)).await;
         let profile = profile(&dir, &server, false);
         let args = ["--workers", "1", "--host-rate", "4", "--host-concurrency", "1"];
 
         // Kill while the third file (1.1 MB) is on its way.
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("emtrace"))
-            .current_dir(&dir)
-            .args(["--db", &db.url, "--config"])
-            .arg(&profile)
-            .args(["-q", "acquire", "--blobs"])
-            .arg(dir.join("blobs"))
-            .args(args)
-            .spawn()
-            .unwrap();
+        let mut child = spawn_acquire(&dir, &db.url, &profile, &args);
         let third = format!("/oa/{}", names[2]);
         let t0 = std::time::Instant::now();
         while server.hits_to(&third).is_empty() && t0.elapsed() < Duration::from_secs(60) {
@@ -479,7 +491,6 @@ async fn two_workers_share_the_files_without_fetching_any_twice() {
     let tmp = tempfile::tempdir().unwrap();
     for db in backends(tmp.path()).await {
         let (dir, server) = workdir(tmp.path(), db.backend);
-        let s = server.url().to_string();
         let names = [
             "PMC7901693.pdf",
             "PMC7971952.pdf",
@@ -488,29 +499,10 @@ async fn two_workers_share_the_files_without_fetching_any_twice() {
             "PMC7909857.pdf",
             "PMC7924871.pdf",
         ];
-        for n in &names {
-            let reply = Reply::file(pdf(n), "application/pdf").paced(128 * 1024, Duration::from_millis(40));
-            server.route("GET", &format!("/oa/{n}"), &[], vec![reply]);
-        }
-        let store = db.open().await;
-        let locs: Vec<String> = names.iter().map(|n| format!("{s}/oa/{n}")).collect();
-        let refs: Vec<(&str, LocationKind, &str)> =
-            locs.iter().map(|u| (u.as_str(), LocationKind::Pdf, "unpaywall")).collect();
-        store.record_found(&found("10.5555/workers", &refs)).await.unwrap();
-        store.close().await;
+        paced_work(&db, &server, &names, 128 * 1024, Duration::from_millis(40)).await;
         let profile = profile(&dir, &server, false);
-        let spawn = || {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("emtrace"))
-                .current_dir(&dir)
-                .args(["--db", &db.url, "--config"])
-                .arg(&profile)
-                .args(["-q", "--json", "acquire", "--blobs"])
-                .arg(dir.join("blobs"))
-                .args(["--workers", "2", "--host-rate", "50", "--host-concurrency", "4"])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
+        let args = ["--workers", "2", "--host-rate", "50", "--host-concurrency", "4"];
+        let spawn = || spawn_acquire(&dir, &db.url, &profile, &args);
         let (a, b) = (spawn(), spawn());
         let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
         let mut fetched = 0;
