@@ -49,6 +49,11 @@ impl Blobs {
         self.root.join("tmp").join(format!("{file}.done"))
     }
 
+    /// The response headers saved beside a file's part.
+    pub fn meta(&self, file: i64) -> PathBuf {
+        self.root.join("tmp").join(format!("{file}.meta"))
+    }
+
     /// Marks a part complete (an atomic rename).
     pub fn finish(&self, file: i64) -> io::Result<PathBuf> {
         let done = self.done(file);
@@ -81,8 +86,9 @@ impl Blobs {
 
     /// Drops a file's temporary files.
     pub fn discard(&self, file: i64) {
-        let _ = std::fs::remove_file(self.part(file));
-        let _ = std::fs::remove_file(self.done(file));
+        for p in [self.part(file), self.done(file), self.meta(file)] {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 

@@ -36,18 +36,13 @@ pub struct PartMeta {
     pub last_modified: Option<String>,
 }
 
-fn meta_path(ctx: &Ctx, id: i64) -> std::path::PathBuf {
-    ctx.blobs.root().join("tmp").join(format!("{id}.meta"))
-}
-
 /// The headers saved with a part.
 pub fn read_meta(ctx: &Ctx, id: i64) -> PartMeta {
-    std::fs::read(meta_path(ctx, id)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    std::fs::read(ctx.blobs.meta(id)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 fn fail(ctx: &Ctx, id: i64, state: FileState, why: impl Into<String>) -> Fetched {
     ctx.blobs.discard(id);
-    let _ = std::fs::remove_file(meta_path(ctx, id));
     Fetched::Failed(state, why.into())
 }
 
@@ -123,7 +118,7 @@ pub async fn fetch(ctx: &Ctx, f: &FileToFetch, refresh: bool) -> Fetched {
         );
     }
     if let Ok(b) = serde_json::to_vec(&meta) {
-        let _ = std::fs::write(meta_path(ctx, f.id), b);
+        let _ = std::fs::write(ctx.blobs.meta(f.id), b);
     }
     let file = std::fs::OpenOptions::new().create(true).append(resumed).write(true).truncate(!resumed).open(&part);
     let mut file = match file {

@@ -284,7 +284,7 @@ async fn record_done(ctx: &Ctx, id: i64, mut result: FileResult) -> Result<u64, 
     if let Err(e) = ctx.blobs.place(id, &hash) {
         warn!(file = id, "placing blob {hash}: {e}");
     }
-    let _ = std::fs::remove_file(ctx.blobs.root().join("tmp").join(format!("{id}.meta")));
+    let _ = std::fs::remove_file(ctx.blobs.meta(id));
     Ok(bytes)
 }
 
