@@ -110,6 +110,7 @@ async fn the_real_published_crop_finds_its_raw_frame_through_the_cli() {
         assert!(iou([crop[0], crop[1], crop[2], crop[3]], [0.0, 0.0, 1024.0, 699.0]) > 0.95, "{crop:?}");
         assert!((m["scale"].as_f64().unwrap() - 1.0).abs() < 0.02);
         assert_eq!(rows[0]["matches"].as_array().unwrap().len(), 1, "only the true frame: {}", rows[0]);
+        assert_eq!(m["ambiguous"], false, "decided: {}", rows[0]);
         if negative.is_some() {
             assert_eq!(rows[1]["matches"].as_array().unwrap().len(), 0, "a real panel from elsewhere: {}", rows[1]);
         }
@@ -186,6 +187,7 @@ fn cropped_downscaled_jpeg_with_overlays_names_the_right_frame_among_neighbours(
     let found = find(&index, &pixels, &prepared, &fp, &MatchOptions::default());
     assert_eq!(found.first().map(|m| m.id), Some(4), "{found:?}");
     let m = &found[0];
+    assert!(!m.ambiguous, "the frame is told from its neighbours: {found:?}");
     let truth = [x0 as f32, y0 as f32, (x0 + w) as f32, (y0 + h) as f32];
     assert!(iou(m.crop, truth) > 0.9, "{:?} vs {truth:?}", m.crop);
     assert!((m.scale - 248.0 / 620.0).abs() / (248.0 / 620.0) < 0.02, "{}", m.scale);
@@ -205,4 +207,48 @@ fn real_published_panels_from_elsewhere_match_nothing() {
         assert!(found.is_empty(), "{}: {found:?}", e.path().display());
     }
     assert!(tried >= 30);
+}
+
+#[test]
+fn frames_alike_under_the_crop_are_listed_undecided_and_identical_copies_are_not() {
+    let Some(src) = shared("archive") else { return };
+    let bytes = std::fs::read(src.join("tescan-zeiss-igic/Zeiss_1.tif")).unwrap();
+    let r = archive::read(&bytes, &Default::default()).unwrap();
+    let a = Prepared::archive(&archive::read::pixels(&bytes).unwrap(), r.databar_rows.unwrap_or(0)).plane;
+    // A second save of the frame with a note burned into its top-left corner,
+    // far from the part that was published.
+    let mut noted = a.clone();
+    for y in 0..40 {
+        for x in 0..120 {
+            noted.data[y * a.w + x] = 1.0;
+        }
+    }
+    // The published panel: the middle of the frame, half size.
+    let (x0, y0, w, h) = (a.w / 3, a.h / 3, a.w / 2, a.h / 2);
+    let crop = a.crop(x0, y0, w, h).resize(w / 2, h / 2);
+    let panel = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(crop.w as u32, crop.h as u32, |x, y| {
+        image::Luma([(crop.at(x as usize, y as usize) * 255.0).round() as u8])
+    }));
+    let prepared = Prepared::panel(&panel);
+    let fp = prepared.fingerprint(Role::Panel);
+    let find_in = |planes: Vec<Plane>| {
+        let fps = planes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as i64, Prepared { plane: p.clone(), overlay: None }.fingerprint(Role::Archive)));
+        let index = Index::build(fps.collect::<Vec<_>>());
+        let mut found = find(&index, &Mem(planes), &prepared, &fp, &MatchOptions::default());
+        found.sort_by_key(|m| m.id);
+        found
+    };
+    // The frame and an identical copy under another path: both are the answer.
+    let copies = find_in(vec![a.clone(), a.clone()]);
+    assert_eq!(copies.iter().map(|m| m.id).collect::<Vec<_>>(), [0, 1], "{copies:?}");
+    assert!(copies.iter().all(|m| !m.ambiguous), "{copies:?}");
+    // The frame and its noted save: the panel cannot tell them apart.
+    let alike = find_in(vec![a.clone(), noted]);
+    assert_eq!(alike.iter().map(|m| m.id).collect::<Vec<_>>(), [0, 1], "{alike:?}");
+    assert!(alike.iter().all(|m| m.ambiguous), "{alike:?}");
+    let truth = [x0 as f32, y0 as f32, (x0 + w) as f32, (y0 + h) as f32];
+    assert!(alike.iter().all(|m| iou(m.crop, truth) > 0.9), "{alike:?}");
 }

@@ -53,8 +53,12 @@ pub struct Row {
     pub queries: usize,
     /// Top match is the source.
     pub correct: usize,
-    /// A match was reported.
+    /// A match was reported (decided: no other frame verifies as well).
     pub reported: usize,
+    /// Several different frames verified equally well: listed, undecided, not reported.
+    pub undecided: usize,
+    /// The source is among the frames listed, decided or not.
+    pub listed: usize,
     /// recall@1.
     pub recall: f64,
     /// correct / reported.
@@ -342,6 +346,8 @@ fn negatives(dir: &Path) -> Vec<DynamicImage> {
 }
 
 struct Outcome {
+    /// Every frame the answer lists (several when undecided).
+    listed: Vec<i64>,
     top: Option<(i64, [f32; 4], f32)>,
     top_r: f32,
     candidates: Vec<(i64, f32)>,
@@ -371,8 +377,10 @@ fn query(index: &Index, pixels: &dyn PixelSource, phashes: &[(i64, u64)], img: &
         .filter(|(_, d)| *d <= 10)
         .min_by_key(|(_, d)| *d)
         .map(|(id, _)| id);
+    let undecided = found.first().is_some_and(|m| m.ambiguous);
     Outcome {
-        top: found.first().map(|m| (m.id, m.crop, m.scale)),
+        top: found.first().filter(|_| !undecided).map(|m| (m.id, m.crop, m.scale)),
+        listed: found.iter().map(|m| m.id).collect(),
         top_r: found.first().map_or(0.0, |m| m.r),
         candidates,
         baseline,
@@ -453,19 +461,26 @@ pub fn run_match(opts: &MatchBenchOptions) -> Result<MatchReport> {
         let ok_ids = same.get(&(truth.source as i64)).cloned().unwrap_or_else(|| vec![truth.source as i64]);
         if opts.show_failures && !o.top.is_some_and(|(id, _, _)| ok_ids.contains(&id)) {
             eprintln!(
-                "FAIL {:<18} source {:>3} {}×{} → top {:?} r {:.3}; candidates {:?}",
+                "FAIL {:<18} source {:>3} {}×{} → top {:?} r {:.3}; listed {:?}; candidates {:?}",
                 KINDS[*k],
                 truth.source,
                 sources[truth.source].plane.w,
                 sources[truth.source].plane.h,
                 o.top.map(|t| t.0),
                 o.top_r,
+                o.listed,
                 o.candidates
             );
             eprintln!("  truth crop {:?} scale {:.4}", truth.crop, truth.scale);
         }
         for (row, slot) in [(&mut rows[*k], *k), (&mut all, KINDS.len())] {
             row.queries += 1;
+            if o.top.is_none() && !o.listed.is_empty() {
+                row.undecided += 1;
+            }
+            if o.listed.iter().any(|id| ok_ids.contains(id)) {
+                row.listed += 1;
+            }
             if let Some((id, crop, scale)) = o.top {
                 row.reported += 1;
                 if ok_ids.contains(&id) {
@@ -608,11 +623,13 @@ pub fn print_match(out: &mut impl std::io::Write, r: &MatchReport) -> std::io::R
     )?;
     writeln!(
         out,
-        "{:<18} {:>5} {:>8} {:>9} {:>8} {:>9} {:>9} {:>10} | {:>9} {:>9}",
+        "{:<18} {:>5} {:>8} {:>9} {:>9} {:>7} {:>8} {:>9} {:>9} {:>10} | {:>9} {:>9}",
         "transformation",
         "n",
         "recall@1",
         "precision",
+        "undecided",
+        "listed",
         "IoU",
         "IoU≥0.9",
         "scale err",
@@ -623,11 +640,13 @@ pub fn print_match(out: &mut impl std::io::Write, r: &MatchReport) -> std::io::R
     for row in &r.rows {
         writeln!(
             out,
-            "{:<18} {:>5} {:>8.3} {:>9.3} {:>8.3} {:>9.3} {:>9.4} {:>10.3} | {:>9.3} {:>9.3}",
+            "{:<18} {:>5} {:>8.3} {:>9.3} {:>9} {:>7.3} {:>8.3} {:>9.3} {:>9.4} {:>10.3} | {:>9.3} {:>9.3}",
             row.name,
             row.queries,
             row.recall,
             row.precision,
+            row.undecided,
+            row.listed as f64 / row.queries.max(1) as f64,
             row.mean_iou,
             row.iou_at_least_0_9,
             row.mean_scale_error,

@@ -90,6 +90,15 @@ fn rect(c: &[f32; 4]) -> String {
     format!("[{:.0}, {:.0}, {:.0}, {:.0}]", c[0], c[1], c[2], c[3])
 }
 
+/// The note on a match that another frame verifies as well as.
+fn undecided(ambiguous: bool) -> &'static str {
+    if ambiguous {
+        " (undecided: another frame listed verifies as well)"
+    } else {
+        ""
+    }
+}
+
 /// One `match` input.
 pub fn match_result(out: &mut impl Write, r: &MatchResult) -> io::Result<()> {
     let input = r.input.display();
@@ -102,12 +111,13 @@ pub fn match_result(out: &mut impl Write, r: &MatchResult) -> io::Result<()> {
     for m in &r.matches {
         writeln!(
             out,
-            "{input}: {} (acquisition {}), score {:.1}, crop {}, scale {:.3}",
+            "{input}: {} (acquisition {}), score {:.1}, crop {}, scale {:.3}{}",
             m.archive_path,
             m.acquisition_id,
             m.score,
             rect(&m.crop),
-            m.scale
+            m.scale,
+            undecided(m.ambiguous)
         )?;
     }
     Ok(())
@@ -125,12 +135,13 @@ pub fn lookup_result(out: &mut impl Write, r: &LookupResult) -> io::Result<()> {
     for p in &r.panels {
         writeln!(
             out,
-            "{image}: panel {} ({}), score {:.1}, crop {}, scale {:.3}",
+            "{image}: panel {} ({}), score {:.1}, crop {}, scale {:.3}{}",
             p.panel_id,
             p.source,
             p.score,
             rect(&p.crop),
-            p.scale
+            p.scale,
+            undecided(p.ambiguous)
         )?;
     }
     Ok(())

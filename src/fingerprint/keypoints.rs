@@ -5,6 +5,8 @@
 //! keypoints with its original whatever was cut away; overlays only remove the
 //! keypoints they cover.
 
+use rayon::prelude::*;
+
 use super::dct::{PatchHasher, PATCH};
 use super::plane::Plane;
 
@@ -46,44 +48,51 @@ pub struct Density {
 /// Keypoints of `base` (already scaled to `base_scale` × image pixels).
 /// `overlay`, when given, is a 0..1 plane of how much of each pixel is overlay.
 pub fn detect(base: &Plane, overlay: Option<&Plane>, base_scale: f32, density: Density) -> Vec<Keypoint> {
+    // The phases' pyramids are independent: build them on every core.
+    (0..density.phases)
+        .into_par_iter()
+        .flat_map_iter(|phase| detect_phase(base, overlay, base_scale, density, phase))
+        .collect()
+}
+
+/// The keypoints of one phase's pyramid: levels `phase`, `phase + 2`, ….
+fn detect_phase(base: &Plane, overlay: Option<&Plane>, base_scale: f32, density: Density, phase: u8) -> Vec<Keypoint> {
     let hasher = PatchHasher::default();
     let mut out = Vec::new();
-    for phase in 0..density.phases {
-        let f = LEVEL_UNIT.powi(phase as i32);
-        let (w0, h0) = ((base.w as f32 * f).round() as usize, (base.h as f32 * f).round() as usize);
-        let mut level_img = base.resize(w0, h0);
-        let mut level_mask = overlay.map(|m| m.resize(w0, h0));
-        let mut level = phase;
-        while level_img.w.min(level_img.h) >= MIN_SIDE {
-            let smooth = binomial(&level_img);
-            let response = harris(&smooth);
-            let want = (smooth.w * smooth.h / density.pixels_per_keypoint).clamp(4, density.max_per_level);
-            // The level's true scale, from its rounded size.
-            let scale = base_scale * smooth.w as f32 / base.w as f32;
-            // A keypoint whose patch overlaps an overlay is not kept.
-            let patch_mask = level_mask.as_ref().map(|m| m.blur(PATCH as f32 / 4.0));
-            for (x, y) in strongest(&response, want, PATCH / 2 + 1, patch_mask.as_ref()) {
-                let mut block = [0f32; PATCH * PATCH];
-                for dy in 0..PATCH {
-                    let row = (y + dy - PATCH / 2) * smooth.w + x - PATCH / 2;
-                    block[dy * PATCH..(dy + 1) * PATCH].copy_from_slice(&smooth.data[row..row + PATCH]);
-                }
-                out.push(Keypoint {
-                    x: ((x as f32 + 0.5) / scale).min(u16::MAX as f32) as u16,
-                    y: ((y as f32 + 0.5) / scale).min(u16::MAX as f32) as u16,
-                    level,
-                    desc: hasher.hash(&block),
-                });
+    let f = LEVEL_UNIT.powi(phase as i32);
+    let (w0, h0) = ((base.w as f32 * f).round() as usize, (base.h as f32 * f).round() as usize);
+    let mut level_img = base.resize(w0, h0);
+    let mut level_mask = overlay.map(|m| m.resize(w0, h0));
+    let mut level = phase;
+    while level_img.w.min(level_img.h) >= MIN_SIDE {
+        let smooth = binomial(&level_img);
+        let response = harris(&smooth);
+        let want = (smooth.w * smooth.h / density.pixels_per_keypoint).clamp(4, density.max_per_level);
+        // The level's true scale, from its rounded size.
+        let scale = base_scale * smooth.w as f32 / base.w as f32;
+        // A keypoint whose patch overlaps an overlay is not kept.
+        let patch_mask = level_mask.as_ref().map(|m| m.blur(PATCH as f32 / 4.0));
+        for (x, y) in strongest(&response, want, PATCH / 2 + 1, patch_mask.as_ref()) {
+            let mut block = [0f32; PATCH * PATCH];
+            for dy in 0..PATCH {
+                let row = (y + dy - PATCH / 2) * smooth.w + x - PATCH / 2;
+                block[dy * PATCH..(dy + 1) * PATCH].copy_from_slice(&smooth.data[row..row + PATCH]);
             }
-            let step = LEVEL_UNIT * LEVEL_UNIT;
-            let (nw, nh) = ((level_img.w as f32 * step).round() as usize, (level_img.h as f32 * step).round() as usize);
-            if level >= u8::MAX - 2 {
-                break;
-            }
-            level_img = level_img.resize(nw, nh);
-            level_mask = level_mask.map(|m| m.resize(nw, nh));
-            level += 2;
+            out.push(Keypoint {
+                x: ((x as f32 + 0.5) / scale).min(u16::MAX as f32) as u16,
+                y: ((y as f32 + 0.5) / scale).min(u16::MAX as f32) as u16,
+                level,
+                desc: hasher.hash(&block),
+            });
         }
+        let step = LEVEL_UNIT * LEVEL_UNIT;
+        let (nw, nh) = ((level_img.w as f32 * step).round() as usize, (level_img.h as f32 * step).round() as usize);
+        if level >= u8::MAX - 2 {
+            break;
+        }
+        level_img = level_img.resize(nw, nh);
+        level_mask = level_mask.map(|m| m.resize(nw, nh));
+        level += 2;
     }
     out
 }

@@ -114,16 +114,12 @@ impl Prepared {
         let (bw, bh) = ((p.w as f32 * base_scale).round() as usize, (p.h as f32 * base_scale).round() as usize);
         let base = p.resize(bw, bh);
         let overlay = self.overlay.as_ref().map(|m| m.resize(bw, bh));
-        let (global, quality) = dct::pdq(p);
-        Fingerprint {
-            width: p.w as u32,
-            height: p.h as u32,
-            base_scale,
-            global,
-            quality,
-            phash: dct::phash64(p),
-            keypoints: keypoints::detect(&base, overlay.as_ref(), base_scale, role.density()),
-        }
+        // The global hashes and the keypoints are independent: on two cores at once.
+        let (((global, quality), phash), keypoints) = rayon::join(
+            || (dct::pdq(p), dct::phash64(p)),
+            || keypoints::detect(&base, overlay.as_ref(), base_scale, role.density()),
+        );
+        Fingerprint { width: p.w as u32, height: p.h as u32, base_scale, global, quality, phash, keypoints }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Stage 1: candidates. An in-memory index over every archive keypoint
-//! descriptor (multi-index hashing: four tables keyed by a 16-bit slice of the
+//! descriptor (multi-index hashing: eight tables keyed by a 16-bit slice of the
 //! descriptor, so a descriptor within a few bits of a stored one shares a key
 //! with it most of the time), plus a scan of the global hashes for uncropped
 //! copies. Each descriptor match votes for (acquisition, scale, translation);
@@ -16,12 +16,17 @@ use crate::fingerprint::{dct::hamming256, Fingerprint, LEVEL_UNIT};
 pub const MAX_HAMMING: u32 = 12;
 /// Global hashes this close mean the same picture, uncropped.
 pub const GLOBAL_HAMMING: u32 = 40;
-/// Tables of the multi-index: each keyed by 14 consecutive descriptor bits,
-/// the windows overlapping by half (bits are in frequency order, so the
-/// first windows hold the steadiest bits).
+/// Tables of the multi-index: each keyed by 16 consecutive descriptor bits,
+/// each window starting 6 bits after the last (bits are in frequency order,
+/// so the first windows hold the steadiest bits). 16-bit keys keep a bucket
+/// to about 360 descriptors at 100k acquisitions.
 const TABLES: usize = 8;
-const KEY_BITS: usize = 14;
-const KEY_STRIDE: usize = 7;
+const KEY_BITS: usize = 16;
+const KEY_STRIDE: usize = 6;
+/// A bucket is a stop word when it holds this many times the mean …
+const STOP_FACTOR: usize = 12;
+/// … and at least this many descriptors.
+const STOP_MIN: usize = 1024;
 
 /// What an index entry belongs to: an acquisition (or, for `lookup`, a panel).
 #[derive(Debug, Clone)]
@@ -68,6 +73,10 @@ pub struct Index {
     descs: Vec<Vec<u64>>,
     /// Per table: the entry of each of `descs`.
     items: Vec<Vec<u32>>,
+    /// Buckets holding more descriptors than this are not scanned: like stop
+    /// words, they hold the commonest patches (flat, noisy, a plain edge),
+    /// which vote for everything and tell nothing apart.
+    stop: usize,
 }
 
 fn key(desc: u64, table: usize) -> usize {
@@ -111,6 +120,7 @@ impl Index {
                 quality: f.quality,
             });
         }
+        index.stop = ((STOP_FACTOR * index.entries.len()) >> KEY_BITS).max(STOP_MIN);
         for t in 0..TABLES {
             let mut counts = vec![0u32; (1 << KEY_BITS) + 1];
             for e in &index.entries {
@@ -171,8 +181,11 @@ impl Index {
                 let q_scale = q.base_scale * LEVEL_UNIT.powi(qk.level as i32);
                 for t in 0..TABLES {
                     let kq = key(qk.desc, t);
-                    let range = self.offsets[t][kq] as usize..self.offsets[t][kq + 1] as usize;
-                    for (&d, &i) in self.descs[t][range.clone()].iter().zip(&self.items[t][range]) {
+                    let (lo, hi) = (self.offsets[t][kq] as usize, self.offsets[t][kq + 1] as usize);
+                    if hi - lo > self.stop {
+                        continue;
+                    }
+                    for (j, &d) in self.descs[t][lo..hi].iter().enumerate() {
                         if (d ^ qk.desc).count_ones() > MAX_HAMMING {
                             continue;
                         }
@@ -180,7 +193,7 @@ impl Index {
                         if (0..t).any(|u| key(d, u) == key(qk.desc, u)) {
                             continue;
                         }
-                        let e = self.entries[i as usize];
+                        let e = self.entries[self.items[t][lo + j] as usize];
                         let o = &self.owners[e.owner as usize];
                         let a_scale = o.base_scale * LEVEL_UNIT.powi(e.level as i32);
                         // Panel pixels per original pixel: equal patches span 16/q_scale and 16/a_scale.

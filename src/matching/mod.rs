@@ -23,6 +23,9 @@ pub const DEFAULT_CANDIDATES: usize = 8;
 pub const DEFAULT_MIN_R: f32 = 0.3;
 /// Least evidence (Fisher z × √n) for a match.
 pub const DEFAULT_MIN_Z: f32 = 40.0;
+/// Matches within this much of the best (correlation plus pixel detail) are
+/// listed with it; different frames this close are not told apart.
+pub const AMBIGUITY_MARGIN: f32 = 0.04;
 
 /// Acceptance thresholds.
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +66,15 @@ pub struct Match {
     pub crop: [f32; 4],
     /// Published pixels per original pixel.
     pub scale: f32,
+    /// True when a different frame verified within [`AMBIGUITY_MARGIN`] of
+    /// the best: the panel is one of the frames listed, and which one is
+    /// not decided (re-shots of one field after the panel lost its pixel detail).
+    pub ambiguous: bool,
 }
 
 /// Finds the acquisitions `panel` was made from, best first. Several are
-/// returned only when they verify nearly equally well (identical copies).
+/// returned only when they verify within [`AMBIGUITY_MARGIN`] of each other:
+/// identical copies, or different frames marked `ambiguous`.
 /// Every candidate gets the cheap coarse search; only those whose coarse
 /// correlation comes near the best go on to the fine search.
 pub fn find(
@@ -76,8 +84,9 @@ pub fn find(
     fp: &Fingerprint,
     opts: &MatchOptions,
 ) -> Vec<Match> {
-    let Some(verifier) = verify::Verifier::new(panel) else { return Vec::new() };
-    let candidates = index.candidates(fp, opts.candidates);
+    // Preparing the panel for verification and scanning the index are independent.
+    let (verifier, candidates) = rayon::join(|| verify::Verifier::new(panel), || index.candidates(fp, opts.candidates));
+    let Some(verifier) = verifier else { return Vec::new() };
     let top_votes = candidates.first().map_or(0.0, |c| c.votes);
     // Candidates are independent: read and verify them on every core.
     let coarse: Vec<(i64, Plane, Placement)> = candidates
@@ -92,28 +101,32 @@ pub fn find(
         .collect();
     let best_coarse = coarse.iter().map(|c| c.2.r).fold(f32::MIN, f32::max);
     let (w, h) = verifier.size();
-    let mut out: Vec<Match> = coarse
+    let mut out: Vec<(Match, Plane)> = coarse
         .into_par_iter()
         .filter(|(_, _, p)| p.r >= opts.min_r * 0.8 && p.r >= best_coarse - 0.15)
         .filter_map(|(id, plane, p)| {
             let p = verifier.refine(&plane, p)?;
-            (p.r >= opts.min_r && p.z >= opts.min_z).then(|| Match {
+            let m = Match {
                 id,
                 score: p.z,
                 r: p.r,
                 detail: p.detail,
                 crop: p.crop(w, h),
                 scale: p.scale,
-            })
+                ambiguous: false,
+            };
+            (p.r >= opts.min_r && p.z >= opts.min_z).then_some((m, plane))
         })
         .collect();
     // Best first: structure, plus pixel detail where the panel kept enough of
     // it to tell the very frame from a re-shot of the same field (degraded
     // panels correlate weakly in that band with every frame alike).
     let key = |m: &Match| m.r + (m.detail - 0.3).max(0.0);
-    out.sort_by(|a, b| key(b).total_cmp(&key(a)));
-    if let Some(best) = out.first().map(key) {
-        out.retain(|m| key(m) >= best - 0.03);
-    }
-    out
+    out.sort_by(|a, b| key(&b.0).total_cmp(&key(&a.0)));
+    let Some(best) = out.first().map(|(m, _)| key(m)) else { return Vec::new() };
+    out.retain(|(m, _)| key(m) >= best - AMBIGUITY_MARGIN);
+    // Identical copies (the same pixels under two paths) are all the answer;
+    // two different frames this close are not told apart.
+    let ambiguous = out.iter().any(|(_, plane)| *plane != out[0].1);
+    out.into_iter().map(|(m, _)| Match { ambiguous, ..m }).collect()
 }

@@ -44,6 +44,9 @@ pub struct MatchRow {
     pub crop: [f32; 4],
     /// Published pixels per original pixel.
     pub scale: f32,
+    /// Another, different frame verifies as well: the panel is one of the
+    /// frames listed, undecided.
+    pub ambiguous: bool,
 }
 
 /// A micrograph panel inside a document.
@@ -163,6 +166,7 @@ pub async fn match_files(store: &Store, files: &[PathBuf]) -> Result<Vec<MatchRe
                             score: m.score,
                             crop: m.crop,
                             scale: m.scale,
+                            ambiguous: m.ambiguous,
                         }
                     })
                     .collect();
@@ -214,6 +218,8 @@ pub struct PanelRow {
     pub crop: [f32; 4],
     /// Published pixels per image pixel.
     pub scale: f32,
+    /// Another of the images looked up verifies as well (see [`MatchRow::ambiguous`]).
+    pub ambiguous: bool,
 }
 
 /// Planes of the images looked up, by position.
@@ -284,6 +290,7 @@ pub async fn lookup(store: &Store, targets: &[PathBuf]) -> Result<Vec<LookupResu
                     score: m.score,
                     crop: m.crop,
                     scale: m.scale,
+                    ambiguous: m.ambiguous,
                 });
             }
         }

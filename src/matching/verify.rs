@@ -15,6 +15,8 @@ const FINE_SIDE: f32 = 256.0;
 const SCORE_SIDE: f32 = 768.0;
 const COARSE_RADIUS: i32 = 4;
 const FINE_RADIUS: i32 = 2;
+/// Gaussian σ, in working pixels, the original is softened by when scored.
+const SOFTEN: [f32; 3] = [0.0, 0.7, 1.2];
 
 /// A placement of a panel in an archive image: panel = scale × original + t.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,39 +123,59 @@ struct Region {
     by: f32,
 }
 
-fn region(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, margin: f32) -> Option<Region> {
-    let k = scale * wk.c; // working pixels per original pixel
-                          // The original pixels under the panel, with a margin.
-    let m = margin / k;
-    let x0 = ((-tx * wk.c) / k - m).floor().max(0.0) as usize;
-    let y0 = ((-ty * wk.c) / k - m).floor().max(0.0) as usize;
-    let x1 = (((wk.w as f32 - tx * wk.c) / k + m).ceil() as usize).min(archive.w);
-    let y1 = (((wk.h as f32 - ty * wk.c) / k + m).ceil() as usize).min(archive.h);
-    if x1 <= x0 + 4 || y1 <= y0 + 4 {
-        return None;
+/// The original under a placement, resampled to the working resolution
+/// (not yet filtered): the regions of one placement share it.
+struct Resampled {
+    plane: Plane,
+    ax: f32,
+    ay: f32,
+    bx: f32,
+    by: f32,
+}
+
+impl Resampled {
+    fn new(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, margin: f32) -> Option<Resampled> {
+        let k = scale * wk.c; // working pixels per original pixel
+                              // The original pixels under the panel, with a margin.
+        let m = margin / k;
+        let x0 = ((-tx * wk.c) / k - m).floor().max(0.0) as usize;
+        let y0 = ((-ty * wk.c) / k - m).floor().max(0.0) as usize;
+        let x1 = (((wk.w as f32 - tx * wk.c) / k + m).ceil() as usize).min(archive.w);
+        let y1 = (((wk.h as f32 - ty * wk.c) / k + m).ceil() as usize).min(archive.h);
+        if x1 <= x0 + 4 || y1 <= y0 + 4 {
+            return None;
+        }
+        let roi = archive.crop(x0, y0, x1 - x0, y1 - y0);
+        let (rw, rh) = (((roi.w as f32 * k).round() as usize).max(2), ((roi.h as f32 * k).round() as usize).max(2));
+        // Working X → panel X / c → original (X / c − t) / scale → region (· − x0)·k' − ½.
+        let (kx, ky) = (rw as f32 / roi.w as f32, rh as f32 / roi.h as f32);
+        Some(Resampled {
+            plane: roi.resize(rw, rh),
+            ax: kx / (wk.c * scale),
+            ay: ky / (wk.c * scale),
+            bx: (-tx / scale - x0 as f32) * kx - 0.5,
+            by: (-ty / scale - y0 as f32) * ky - 0.5,
+        })
     }
-    let roi = archive.crop(x0, y0, x1 - x0, y1 - y0);
-    let (rw, rh) = (((roi.w as f32 * k).round() as usize).max(2), ((roi.h as f32 * k).round() as usize).max(2));
-    let bp = filtered(&roi.resize(rw, rh), wk.band);
-    // Working X → panel X / c → original (X / c − t) / scale → region (· − x0)·k' − ½.
-    let (kx, ky) = (rw as f32 / roi.w as f32, rh as f32 / roi.h as f32);
-    Some(Region {
-        bp,
-        ax: kx / (wk.c * scale),
-        ay: ky / (wk.c * scale),
-        bx: (-tx / scale - x0 as f32) * kx - 0.5,
-        by: (-ty / scale - y0 as f32) * ky - 0.5,
-    })
+
+    /// The region in one band, softened by a Gaussian of σ `soften` first.
+    fn region(&self, band: Band, soften: f32) -> Region {
+        Region { bp: filtered(&self.plane.blur(soften), band), ax: self.ax, ay: self.ay, bx: self.bx, by: self.by }
+    }
 }
 
 impl Verifier {
     /// Prepares a panel; `None` when too little of it is unmasked.
     pub fn new(panel: &Prepared) -> Option<Verifier> {
+        let ((coarse, fine), (full, pixel)) = rayon::join(
+            || (Work::new(panel, COARSE_SIDE, Band::Structure), Work::new(panel, FINE_SIDE, Band::Structure)),
+            || (Work::new(panel, SCORE_SIDE, Band::Structure), Work::new(panel, SCORE_SIDE, Band::Pixel)),
+        );
         Some(Verifier {
-            coarse: Work::new(panel, COARSE_SIDE, Band::Structure)?,
-            fine: Work::new(panel, FINE_SIDE, Band::Structure)?,
-            full: Work::new(panel, SCORE_SIDE, Band::Structure)?,
-            pixel: Work::new(panel, SCORE_SIDE, Band::Pixel)?,
+            coarse: coarse?,
+            fine: fine?,
+            full: full?,
+            pixel: pixel?,
             panel_w: panel.plane.w,
             panel_h: panel.plane.h,
         })
@@ -179,8 +201,16 @@ impl Verifier {
     pub fn refine(&self, archive: &Plane, start: Placement) -> Option<Placement> {
         let p = search(archive, &self.fine, start, &[0.99, 1.0, 1.01], FINE_RADIUS)?;
         let p = search(archive, &self.fine, p, &[0.995, 1.0, 1.005], 1)?;
-        let f = search(archive, &self.full, p, &[1.0], 0)?;
-        let detail = search(archive, &self.pixel, f, &[1.0], 0).map_or(0.0, |d| d.r);
+        // Downscaling and JPEG take a panel's finest detail: the original is
+        // scored softened as much as suits the panel best, so that a frame
+        // softer in itself (a resampled re-shot) gains nothing from it. The
+        // full and pixel works share a resolution, so one resampling serves all.
+        let under = resampled(archive, &self.full, p, 0)?;
+        let (f, soft) = SOFTEN
+            .iter()
+            .filter_map(|&s| Some((search_in(&self.full, &under.region(Band::Structure, s), p, &[1.0], 0)?, s)))
+            .max_by(|a, b| a.0.r.total_cmp(&b.0.r))?;
+        let detail = search_in(&self.pixel, &under.region(Band::Pixel, soft), f, &[1.0], 0).map_or(0.0, |d| d.r);
         let n_eff = (self.full.n as f32 / 9.0).max(4.0);
         Some(Placement { z: f.r.clamp(-0.9999, 0.9999).atanh() * (n_eff - 3.0).sqrt(), detail, ..f })
     }
@@ -240,8 +270,18 @@ fn parabola(l: f32, c: f32, r: f32) -> f32 {
 /// Searches scale multipliers `muls` (about the panel centre) and shifts
 /// within `r` working pixels around `start`, with sub-pixel peaks.
 fn search(archive: &Plane, wk: &Work, start: Placement, muls: &[f32], r: i32) -> Option<Placement> {
+    let reg = resampled(archive, wk, start, r)?.region(wk.band, 0.0);
+    search_in(wk, &reg, start, muls, r)
+}
+
+/// The original under `start` with a margin for shifts within `r` working pixels.
+fn resampled(archive: &Plane, wk: &Work, start: Placement, r: i32) -> Option<Resampled> {
     let margin = r as f32 + 0.04 * wk.w.max(wk.h) as f32 + 2.0;
-    let reg = region(archive, wk, start.scale, start.tx, start.ty, margin)?;
+    Resampled::new(archive, wk, start.scale, start.tx, start.ty, margin)
+}
+
+/// [`search`] in a region already made.
+fn search_in(wk: &Work, reg: &Region, start: Placement, muls: &[f32], r: i32) -> Option<Placement> {
     let side = (2 * r + 1) as usize;
     // Panel centre in panel pixels; it stays put while the scale changes.
     let (pcx, pcy) = (wk.w as f32 / wk.c / 2.0, wk.h as f32 / wk.c / 2.0);
@@ -249,7 +289,7 @@ fn search(archive: &Plane, wk: &Work, start: Placement, muls: &[f32], r: i32) ->
     let mut best: Option<(f32, usize, f32, f32)> = None; // (r, mul index, sub-pixel dx, dy)
     let mut per_mul = Vec::with_capacity(muls.len());
     for (i, &m) in muls.iter().enumerate() {
-        let c = correlations(wk, &reg, m, r);
+        let c = correlations(wk, reg, m, r);
         let (at, &score) = c.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("at least one shift");
         per_mul.push(score);
         if best.is_none_or(|b| score > b.0) {

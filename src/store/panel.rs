@@ -45,7 +45,7 @@ impl Store {
         for m in matches {
             sqlx::query(
                 "INSERT INTO panel_match (panel_id, acquisition_id, score, r, x0, y0, x1, y1, scale, state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'auto', $10)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(id)
             .bind(AcquisitionId(m.id).0)
@@ -56,6 +56,7 @@ impl Store {
             .bind(m.crop[2] as f64)
             .bind(m.crop[3] as f64)
             .bind(m.scale as f64)
+            .bind(if m.ambiguous { "ambiguous" } else { "auto" })
             .bind(now())
             .execute(&mut *tx)
             .await?;
