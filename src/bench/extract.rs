@@ -23,7 +23,7 @@ use crate::extract::{self, Extraction, Limits};
 /// Options of `bench extract`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExtractBenchOptions {
-    /// PDF corpus: every `*.pdf` below it, grouped by sub-folder. [default: ../shared/data/pdfs]
+    /// PDF corpus: every `*.pdf` below it, grouped by sub-folder.
     #[arg(long, default_value = "../shared/data/pdfs")]
     pub corpus: PathBuf,
     /// Print each listed image emtrace missed or could not decode on stderr.

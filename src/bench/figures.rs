@@ -16,10 +16,10 @@ use crate::figure::{self, ocr, Panel};
 /// Options of `bench figures`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FiguresBenchOptions {
-    /// Published data. [default: ../shared/data/published]
+    /// Published data.
     #[arg(long, default_value = "../shared/data/published")]
     pub published: PathBuf,
-    /// Ground truth. [default: fixtures/figures]
+    /// Ground truth.
     #[arg(long, default_value = "fixtures/figures")]
     pub labels: PathBuf,
     /// Print each panel whose bar or label went wrong on stderr.

@@ -27,16 +27,16 @@ use crate::matching::{self, Index, MatchOptions, PixelSource};
 /// Options of `bench match`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MatchBenchOptions {
-    /// Real archive. [default: ../shared/data/archive]
+    /// Real archive.
     #[arg(long, default_value = "../shared/data/archive")]
     pub archive: PathBuf,
-    /// Real published panels that are not in the archive. [default: ../shared/data/published]
+    /// Real published panels that are not in the archive.
     #[arg(long, default_value = "../shared/data/published")]
     pub negatives: PathBuf,
-    /// Archive sizes for latency and index figures. [default: 1000,10000,100000]
+    /// Archive sizes for latency and index figures.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
     pub sizes: Vec<usize>,
-    /// Queries per size run. [default: 60]
+    /// Queries per size run.
     #[arg(long, default_value_t = 60)]
     pub size_queries: usize,
     /// Print each failed query (transformation, source, what was found) on stderr.

@@ -19,10 +19,10 @@ use crate::store::Store;
 /// Options of `bench scan`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScanBenchOptions {
-    /// Files in the synthetic archive. [default: 10000]
+    /// Files in the synthetic archive.
     #[arg(long, default_value_t = 10_000)]
     pub files: usize,
-    /// Real archive to build it from. [default: ../shared/data/archive]
+    /// Real archive to build it from.
     #[arg(long, default_value = "../shared/data/archive")]
     pub source: PathBuf,
     /// Work directory, kept afterwards. [default: a temporary directory, removed]

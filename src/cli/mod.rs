@@ -51,7 +51,7 @@ struct Cli {
 enum Command {
     /// Write a commented facility profile to start from.
     Init {
-        /// Where to write it. [default: emtrace.toml]
+        /// Where to write it.
         #[arg(default_value = "emtrace.toml")]
         path: PathBuf,
         /// Overwrite an existing file.
@@ -130,7 +130,7 @@ enum Command {
         /// Where downloaded files are kept, by content hash. [default: blobs/ beside an SQLite store, else ./blobs]
         #[arg(long)]
         blobs: Option<PathBuf>,
-        /// Largest file kept, in bytes. [default: 524288000]
+        /// Largest file kept, in bytes.
         #[arg(long, default_value_t = emtrace::acquire::DEFAULT_MAX_BYTES)]
         max_bytes: u64,
         /// Requests per second to each publisher or repository host.

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::dct::{PatchHasher, PATCH};
-use super::plane::Plane;
+use super::plane::{pad_into, Plane};
 
 /// Scale ratio of one level unit: six per octave. Archive pyramids step two
 /// units (three levels per octave); panels add a pyramid offset by one unit,
@@ -107,14 +107,11 @@ fn binomial(p: &Plane) -> Plane {
 fn separable(p: &Plane, k: &[f32]) -> Plane {
     let (w, h, r) = (p.w, p.h, k.len() / 2);
     let mut tmp = Plane::new(w, h);
-    for y in 0..h {
-        let row = &p.data[y * w..(y + 1) * w];
-        for x in 0..w {
-            let mut acc = 0.0;
-            for (i, kv) in k.iter().enumerate() {
-                acc += row[(x + i).saturating_sub(r).min(w - 1)] * kv;
-            }
-            tmp.data[y * w + x] = acc;
+    let mut padded = vec![0f32; w + 2 * r];
+    for (row, dst) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
+        pad_into(&mut padded, row, r);
+        for (i, kv) in k.iter().enumerate() {
+            dst.iter_mut().zip(&padded[i..i + w]).for_each(|(d, a)| *d += a * kv);
         }
     }
     let mut out = Plane::new(w, h);

@@ -122,14 +122,11 @@ impl Plane {
         // Rows: pad each row with its edge values, then convolve.
         let mut tmp = Plane::new(w, h);
         let mut padded = vec![0f32; w + 2 * r];
-        for y in 0..h {
-            let row = &self.data[y * w..(y + 1) * w];
-            padded[..r].fill(row[0]);
-            padded[r..r + w].copy_from_slice(row);
-            padded[r + w..].fill(row[w - 1]);
-            let dst = &mut tmp.data[y * w..(y + 1) * w];
-            for (x, d) in dst.iter_mut().enumerate() {
-                *d = padded[x..x + 2 * r + 1].iter().zip(&k).map(|(a, b)| a * b).sum();
+        for (row, dst) in self.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
+            pad_into(&mut padded, row, r);
+            // Tap by tap over the whole row (the same sums, in the same order).
+            for (i, kv) in k.iter().enumerate() {
+                dst.iter_mut().zip(&padded[i..i + w]).for_each(|(d, a)| *d += a * kv);
             }
         }
         // Columns: accumulate whole rows.
@@ -159,23 +156,49 @@ impl Plane {
         p
     }
 
-    /// One running-sum box pass along x or y, edges replicated.
+    /// One running-sum box pass along x or y, edges replicated. Both run
+    /// along rows in memory order (the y pass keeps a running sum per column).
     fn box_pass(&self, r: usize, along_x: bool) -> Plane {
         let (w, h) = (self.w, self.h);
-        let (n, lines) = if along_x { (w, h) } else { (h, w) };
-        let idx = |line: usize, i: usize| if along_x { line * w + i } else { i * w + line };
         let mut out = Plane::new(w, h);
         let norm = 1.0 / (2 * r + 1) as f32;
-        for line in 0..lines {
-            let at = |i: isize| self.data[idx(line, i.clamp(0, n as isize - 1) as usize)];
-            let mut acc: f32 = (-(r as isize)..=r as isize).map(at).sum();
-            for i in 0..n {
-                out.data[idx(line, i)] = acc * norm;
-                acc += at(i as isize + r as isize + 1) - at(i as isize - r as isize);
+        if along_x {
+            let mut padded = vec![0f32; w + 2 * r + 1];
+            for (row, dst) in self.data.chunks_exact(w).zip(out.data.chunks_exact_mut(w)) {
+                pad_into(&mut padded, row, r);
+                let mut acc: f32 = padded[..=2 * r].iter().sum();
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = acc * norm;
+                    acc += padded[x + 2 * r + 1] - padded[x];
+                }
+            }
+        } else {
+            let row = |y: isize| {
+                let y = y.clamp(0, h as isize - 1) as usize;
+                &self.data[y * w..(y + 1) * w]
+            };
+            let r = r as isize;
+            let mut acc = vec![0f32; w];
+            for dy in -r..=r {
+                acc.iter_mut().zip(row(dy)).for_each(|(a, v)| *a += v);
+            }
+            for (y, dst) in out.data.chunks_exact_mut(w).enumerate() {
+                dst.iter_mut().zip(&acc).for_each(|(d, a)| *d = a * norm);
+                let (add, sub) = (row(y as isize + r + 1), row(y as isize - r));
+                acc.iter_mut().zip(add).zip(sub).for_each(|((a, p), m)| *a += p - m);
             }
         }
         out
     }
+}
+
+/// Copies `row` into `padded` after `r` copies of its first value, and fills
+/// the rest with its last value.
+pub(crate) fn pad_into(padded: &mut [f32], row: &[f32], r: usize) {
+    let w = row.len();
+    padded[..r].fill(row[0]);
+    padded[r..r + w].copy_from_slice(row);
+    padded[r + w..].fill(row[w - 1]);
 }
 
 /// Area-averaging resample of one axis from `n` to `m` samples (m ≤ n).
