@@ -266,11 +266,16 @@ impl Index {
             if o.quality < 20.0 || q.quality < 20.0 || hamming256(&o.global, &q.global) > GLOBAL_HAMMING {
                 continue;
             }
-            if out.iter().any(|c| c.owner == i) {
-                continue;
-            }
             let scale = q.width as f32 / o.width as f32;
-            out.push(Candidate { owner: i, votes: 3.0, scale, tx: 0.0, ty: 0.0 });
+            // Votes may already propose it, but from a few stray matches
+            // with other geometry: then the uncropped placement is tried too.
+            let near = (q.width.max(q.height) as f32 * 0.02).max(2.0);
+            let voted = out.iter().find(|c| c.owner == i);
+            let agrees = voted
+                .is_some_and(|c| (c.scale - scale).abs() <= 0.03 * scale && c.tx.abs() <= near && c.ty.abs() <= near);
+            if !agrees {
+                out.push(Candidate { owner: i, votes: voted.map_or(3.0, |c| c.votes), scale, tx: 0.0, ty: 0.0 });
+            }
         }
         out.sort_by(|a, b| b.votes.total_cmp(&a.votes));
         out.truncate(k);

@@ -123,6 +123,9 @@ pub fn find(
     // panels correlate weakly in that band with every frame alike).
     let key = |m: &Match| m.r + (m.detail - 0.3).max(0.0);
     out.sort_by(|a, b| key(&b.0).total_cmp(&key(&a.0)));
+    // An owner tried at two placements (voted and uncropped) counts once, at its best.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(m, _)| seen.insert(m.id));
     let Some(best) = out.first().map(|(m, _)| key(m)) else { return Vec::new() };
     out.retain(|(m, _)| key(m) >= best - AMBIGUITY_MARGIN);
     // Identical copies (the same pixels under two paths) are all the answer;
