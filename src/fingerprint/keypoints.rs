@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::dct::{PatchHasher, PATCH};
-use super::plane::{pad_into, Plane};
+use super::plane::Plane;
 
 /// Scale ratio of one level unit: six per octave. Archive pyramids step two
 /// units (three levels per octave); panels add a pyramid offset by one unit,
@@ -100,31 +100,7 @@ fn detect_phase(base: &Plane, overlay: Option<&Plane>, base_scale: f32, density:
 /// 5-tap binomial smoothing (σ ≈ 1), edges replicated.
 fn binomial(p: &Plane) -> Plane {
     const K: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
-    separable(p, &K)
-}
-
-/// A separable filter with an odd kernel, edges replicated.
-fn separable(p: &Plane, k: &[f32]) -> Plane {
-    let (w, h, r) = (p.w, p.h, k.len() / 2);
-    let mut tmp = Plane::new(w, h);
-    let mut padded = vec![0f32; w + 2 * r];
-    for (row, dst) in p.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
-        pad_into(&mut padded, row, r);
-        for (i, kv) in k.iter().enumerate() {
-            dst.iter_mut().zip(&padded[i..i + w]).for_each(|(d, a)| *d += a * kv);
-        }
-    }
-    let mut out = Plane::new(w, h);
-    for y in 0..h {
-        let dst = &mut out.data[y * w..(y + 1) * w];
-        for (i, kv) in k.iter().enumerate() {
-            let yy = (y + i).saturating_sub(r).min(h - 1);
-            for (d, s) in dst.iter_mut().zip(&tmp.data[yy * w..(yy + 1) * w]) {
-                *d += s * kv;
-            }
-        }
-    }
-    out
+    p.separable(&K)
 }
 
 /// Harris corner response.
@@ -145,7 +121,7 @@ fn harris(img: &Plane) -> Plane {
     }
     // Integration window: 5×5 binomial-weighted sums.
     const K: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
-    let (sxx, syy, sxy) = (separable(&ixx, &K), separable(&iyy, &K), separable(&ixy, &K));
+    let (sxx, syy, sxy) = (ixx.separable(&K), iyy.separable(&K), ixy.separable(&K));
     let mut r = Plane::new(w, h);
     for i in 0..w * h {
         let (a, b, c) = (sxx.data[i], syy.data[i], sxy.data[i]);

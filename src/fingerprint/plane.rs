@@ -118,13 +118,18 @@ impl Plane {
             (0..=2 * r).map(|i| (-((i as f32 - r as f32).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
         let sum: f32 = k.iter().sum();
         let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
-        let (w, h) = (self.w, self.h);
-        // Rows: pad each row with its edge values, then convolve.
+        self.separable(&k)
+    }
+
+    /// A separable filter with an odd kernel `k` (rows, then columns), edges replicated.
+    pub fn separable(&self, k: &[f32]) -> Plane {
+        let (w, h, r) = (self.w, self.h, k.len() / 2);
+        // Rows: pad each row with its edge values, then add the taps one by
+        // one over the whole row.
         let mut tmp = Plane::new(w, h);
         let mut padded = vec![0f32; w + 2 * r];
         for (row, dst) in self.data.chunks_exact(w).zip(tmp.data.chunks_exact_mut(w)) {
             pad_into(&mut padded, row, r);
-            // Tap by tap over the whole row (the same sums, in the same order).
             for (i, kv) in k.iter().enumerate() {
                 dst.iter_mut().zip(&padded[i..i + w]).for_each(|(d, a)| *d += a * kv);
             }
@@ -194,7 +199,7 @@ impl Plane {
 
 /// Copies `row` into `padded` after `r` copies of its first value, and fills
 /// the rest with its last value.
-pub(crate) fn pad_into(padded: &mut [f32], row: &[f32], r: usize) {
+fn pad_into(padded: &mut [f32], row: &[f32], r: usize) {
     let w = row.len();
     padded[..r].fill(row[0]);
     padded[r..r + w].copy_from_slice(row);

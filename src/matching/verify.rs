@@ -134,7 +134,10 @@ struct Resampled {
 }
 
 impl Resampled {
-    fn new(archive: &Plane, wk: &Work, scale: f32, tx: f32, ty: f32, margin: f32) -> Option<Resampled> {
+    /// The original under `start`, with a margin for shifts within `r` working pixels.
+    fn new(archive: &Plane, wk: &Work, start: Placement, r: i32) -> Option<Resampled> {
+        let Placement { scale, tx, ty, .. } = start;
+        let margin = r as f32 + 0.04 * wk.w.max(wk.h) as f32 + 2.0;
         let k = scale * wk.c; // working pixels per original pixel
                               // The original pixels under the panel, with a margin.
         let m = margin / k;
@@ -205,7 +208,7 @@ impl Verifier {
         // scored softened as much as suits the panel best, so that a frame
         // softer in itself (a resampled re-shot) gains nothing from it. The
         // full and pixel works share a resolution, so one resampling serves all.
-        let under = resampled(archive, &self.full, p, 0)?;
+        let under = Resampled::new(archive, &self.full, p, 0)?;
         let (f, soft) = SOFTEN
             .iter()
             .filter_map(|&s| Some((search_in(&self.full, &under.region(Band::Structure, s), p, &[1.0], 0)?, s)))
@@ -270,14 +273,8 @@ fn parabola(l: f32, c: f32, r: f32) -> f32 {
 /// Searches scale multipliers `muls` (about the panel centre) and shifts
 /// within `r` working pixels around `start`, with sub-pixel peaks.
 fn search(archive: &Plane, wk: &Work, start: Placement, muls: &[f32], r: i32) -> Option<Placement> {
-    let reg = resampled(archive, wk, start, r)?.region(wk.band, 0.0);
+    let reg = Resampled::new(archive, wk, start, r)?.region(wk.band, 0.0);
     search_in(wk, &reg, start, muls, r)
-}
-
-/// The original under `start` with a margin for shifts within `r` working pixels.
-fn resampled(archive: &Plane, wk: &Work, start: Placement, r: i32) -> Option<Resampled> {
-    let margin = r as f32 + 0.04 * wk.w.max(wk.h) as f32 + 2.0;
-    Resampled::new(archive, wk, start.scale, start.tx, start.ty, margin)
 }
 
 /// [`search`] in a region already made.
