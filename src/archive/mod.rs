@@ -15,7 +15,7 @@ pub mod vendor;
 use serde::Serialize;
 
 pub use read::{read, DatabarSource, Format, Reading, Sidecars};
-pub use scan::{scan, ScanOptions, ScanSummary};
+pub use scan::{scan, sidecars, ScanOptions, ScanSummary};
 
 /// Errors of the archive stage. An item's error is recorded on its row; only
 /// a store failure or a bad root stops a scan.

@@ -265,7 +265,7 @@ fn walk(roots: &[PathBuf]) -> Vec<Found> {
 }
 
 /// Sidecars next to `image`: `stem.txt` (any case), `stem.hdr`, `stem-tif.hdr`.
-fn sidecars(image: &Path) -> Sidecars {
+pub fn sidecars(image: &Path) -> Sidecars {
     let (Some(dir), Some(stem)) = (image.parent(), image.file_stem()) else {
         return Sidecars::default();
     };

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::pct;
-use crate::figure::{self, ocr, Panel};
+use crate::figure::{self, databar, ocr, Panel};
 
 /// Options of `bench figures`.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,6 +22,9 @@ pub struct FiguresBenchOptions {
     /// Ground truth.
     #[arg(long, default_value = "fixtures/figures")]
     pub labels: PathBuf,
+    /// Archive images with data bars.
+    #[arg(long, default_value = "../shared/data/archive")]
+    pub archive: PathBuf,
     /// Print each panel whose bar or label went wrong on stderr.
     #[arg(long)]
     pub show_failures: bool,
@@ -67,6 +70,105 @@ pub struct FiguresReport {
     pub figure_panels: usize,
     /// Found with IoU ≥ 0.9.
     pub figure_panels_found: usize,
+    /// Archive images with a data bar.
+    pub databars: usize,
+    /// Of those, read right in every setting the bar prints.
+    pub databars_right: usize,
+    /// Settings printed on those bars.
+    pub databar_settings: usize,
+    /// Of those, read right.
+    pub databar_settings_right: usize,
+    /// Of those, read as another value (the rest were not read).
+    pub databar_settings_wrong: usize,
+}
+
+/// One archive image's data bar, read and checked against the file's metadata.
+#[derive(Debug, Serialize)]
+pub struct DatabarCheck {
+    /// Relative to the archive root.
+    pub path: String,
+    /// What was read.
+    pub text: databar::Text,
+    /// Settings the bar prints that were read right.
+    pub right: Vec<String>,
+    /// Settings the bar prints that were read as another value.
+    pub wrong: Vec<String>,
+    /// Settings the bar prints that were not read.
+    pub unread: Vec<String>,
+}
+
+/// Reads the data bar of every image under `archive` that has one and checks
+/// each setting it prints (per `labels`/databars.csv) against the metadata
+/// the instrument wrote into the file; the scale bar against the pixel size.
+pub fn databar_checks(archive: &Path, labels: &Path) -> Result<Vec<DatabarCheck>> {
+    let printed: Vec<(String, Vec<String>)> = rows(&labels.join("databars.csv"))?
+        .into_iter()
+        .map(|r| (r[0].clone(), r.get(1).map(|p| p.split_whitespace().map(String::from).collect()).unwrap_or_default()))
+        .collect();
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(archive).sort_by_file_name() {
+        let entry = entry?;
+        if !entry.file_type().is_file() || !crate::archive::is_image(entry.path()) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())?;
+        let Ok(reading) = crate::archive::read(&bytes, &crate::archive::sidecars(entry.path())) else { continue };
+        let (Some(rows), Ok(g)) = (reading.databar_rows, crate::archive::read::pixels(&bytes)) else { continue };
+        let img = image::GrayImage::from_raw(g.width, g.height, g.pixels).context("pixel buffer")?;
+        let text = databar::read(&img, [0, g.height - rows, g.width, g.height]);
+        let path = entry.path().strip_prefix(archive)?.to_string_lossy().replace('\\', "/");
+        let Some((_, fields)) = printed.iter().find(|(p, _)| path.starts_with(p.as_str())) else {
+            out.push(DatabarCheck {
+                path,
+                text,
+                right: Vec::new(),
+                wrong: vec!["not in databars.csv".into()],
+                unread: Vec::new(),
+            });
+            continue;
+        };
+        let meta = &reading.meta;
+        let close = |a: Option<f64>, b: Option<f64>, tol: f64| a.zip(b).is_some_and(|(a, b)| (a - b).abs() <= tol);
+        let (mut right, mut wrong, mut unread) = (Vec::new(), Vec::new(), Vec::new());
+        if fields.is_empty() && !text.lines.is_empty() {
+            wrong.push(format!("text on a blank bar: {:?}", text.lines));
+        }
+        for f in fields {
+            let read = match f.as_str() {
+                "kv" => text.kv.is_some(),
+                "magnification" => text.magnification.is_some(),
+                "wd" => text.wd_mm.is_some(),
+                "detector" => text.detector.is_some(),
+                "date" => text.date.is_some(),
+                _ => text.scale_bar.is_some(),
+            };
+            let ok = match f.as_str() {
+                "kv" => close(text.kv, meta.kv, 0.01),
+                "magnification" => {
+                    close(text.magnification, meta.magnification, 0.01 * meta.magnification.unwrap_or(0.0))
+                }
+                // Printed to 0.1 or 0.01 mm.
+                "wd" => close(text.wd_mm, meta.wd_mm, 0.051),
+                "detector" => {
+                    text.detector.as_ref().zip(meta.detector.as_ref()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                }
+                "date" => text.date.is_some() && text.date == meta.acquired_at.map(|t| t.date()),
+                "scale" => text
+                    .scale_bar
+                    .as_ref()
+                    .zip(reading.pixel_size_nm)
+                    .is_some_and(|(s, px)| (ocr::nm(s.value, &s.unit) / s.length_px / px - 1.0).abs() <= 0.03),
+                other => bail!("databars.csv: unknown setting {other}"),
+            };
+            match (ok, read) {
+                (true, _) => right.push(f.clone()),
+                (false, true) => wrong.push(f.clone()),
+                (false, false) => unread.push(f.clone()),
+            }
+        }
+        out.push(DatabarCheck { path, text, right, wrong, unread });
+    }
+    Ok(out)
 }
 
 fn iou(a: [u32; 4], b: [u32; 4]) -> f64 {
@@ -183,6 +285,18 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
             eprintln!("{}: micrograph panel {truth:?} not found", row[0]);
         }
     }
+    if opts.archive.is_dir() {
+        for c in databar_checks(&opts.archive, &opts.labels)? {
+            r.databars += 1;
+            r.databars_right += usize::from(c.wrong.is_empty() && c.unread.is_empty());
+            r.databar_settings += c.right.len() + c.wrong.len() + c.unread.len();
+            r.databar_settings_right += c.right.len();
+            r.databar_settings_wrong += c.wrong.len();
+            if opts.show_failures && !(c.wrong.is_empty() && c.unread.is_empty()) {
+                eprintln!("{}: data bar wrong in {:?}, unread {:?}: read {:?}", c.path, c.wrong, c.unread, c.text);
+            }
+        }
+    }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     r.bar_length_error_px = mean(&length_errors);
     r.confidence_exact = mean(&confident_exact);
@@ -239,6 +353,23 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
         r.figure_panels_found,
         r.figure_panels,
         pct(r.figure_panels_found, r.figure_panels)
+    )?;
+    writeln!(
+        out,
+        "Data bars on archive images: read right in every printed setting {}/{} {}",
+        r.databars_right,
+        r.databars,
+        pct(r.databars_right, r.databars),
+    )?;
+    let unread = r.databar_settings - r.databar_settings_right - r.databar_settings_wrong;
+    writeln!(
+        out,
+        "  settings (kV, magnification, WD, detector, date, scale bar) {}/{} {} right, {} wrong, {} not read",
+        r.databar_settings_right,
+        r.databar_settings,
+        pct(r.databar_settings_right, r.databar_settings),
+        r.databar_settings_wrong,
+        unread
     )?;
     Ok(())
 }

@@ -7,7 +7,7 @@ pub mod matching;
 pub mod scan;
 
 pub use extract::{print_extract, run_extract, ExtractBenchOptions};
-pub use figures::{print_figures, run_figures, FiguresBenchOptions};
+pub use figures::{databar_checks, print_figures, run_figures, DatabarCheck, FiguresBenchOptions};
 pub use matching::{print_match, run_match, MatchBenchOptions};
 pub use scan::{print_scan, scan, ScanBenchOptions};
 

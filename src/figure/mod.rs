@@ -9,13 +9,14 @@
 //!
 //! Each micrograph's scale bar is found by [`scalebar`].
 
+pub mod databar;
 pub mod ocr;
 pub mod scalebar;
 
 use image::GrayImage;
 use serde::Serialize;
 
-use crate::archive::databar;
+use crate::archive;
 use crate::archive::tiff::Gray8;
 
 /// A panel found in a figure.
@@ -50,8 +51,9 @@ pub struct ScaleBar {
     pub bbox: [u32; 4],
     /// Its length in pixels (sub-pixel).
     pub length_px: f64,
-    /// Where the label was read from: `ocr` (the glyph reader), `tesseract`,
-    /// and later `vector-text` or `databar`.
+    /// Where the label was read from: `ocr` (the glyph reader), `tesseract`
+    /// or `databar` (the scale bar the instrument printed on its data bar;
+    /// `vector-text` is not read yet).
     pub source: &'static str,
     /// 0–1 trust in the label read (and so in `nm_per_px`).
     pub confidence: f64,
@@ -64,6 +66,10 @@ pub struct Databar {
     pub rows: u32,
     /// Its box in image pixels.
     pub bbox: [u32; 4],
+    /// What it says: `lines`, `kv`, `magnification`, `wd_mm`, `detector`,
+    /// `date`, `scale_bar`.
+    #[serde(flatten)]
+    pub text: databar::Text,
 }
 
 /// Smallest panel side kept, in pixels.
@@ -261,7 +267,14 @@ pub fn panels_with(img: &GrayImage, options: &Options) -> Vec<Panel> {
         .map(|b| {
             let micrograph = cutter.is_micrograph(b);
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
-            let scale_bar = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
+            let in_image = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
+            // The data bar's own scale bar, printed by the instrument, rather
+            // than a bar found on the data bar or one whose label was not read.
+            let on_databar = |i: &ScaleBar| databar.as_ref().is_some_and(|d| i.bbox[1] >= d.bbox[1]);
+            let scale_bar = match databar.as_ref().and_then(databar_scale) {
+                Some(s) if in_image.as_ref().is_none_or(|i| i.value.is_none() || on_databar(i)) => Some(s),
+                _ => in_image,
+            };
             let nm_per_px = scale_bar.as_ref().and_then(|s| Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px));
             Panel { bbox: b, micrograph, scale_bar, nm_per_px, databar, children: Vec::new() }
         })
@@ -300,12 +313,30 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
     })
 }
 
+/// The scale bar a data bar prints, as a panel's scale bar.
+fn databar_scale(d: &Databar) -> Option<ScaleBar> {
+    let s = d.text.scale_bar.as_ref()?;
+    Some(ScaleBar {
+        value: Some(s.value),
+        unit: Some(s.unit.clone()),
+        text: None,
+        label_bbox: None,
+        bbox: s.bbox,
+        length_px: s.length_px,
+        source: "databar",
+        // Printed by the instrument on a flat bar: misread far less often
+        // than a label on the micrograph.
+        confidence: 0.9,
+    })
+}
+
 fn databar_of(img: &GrayImage, b: [u32; 4]) -> Option<Databar> {
     let (w, h) = (b[2] - b[0], b[3] - b[1]);
     let pixels: Vec<u8> =
         (b[1]..b[3]).flat_map(|y| (b[0]..b[2]).map(move |x| (x, y))).map(|(x, y)| img.get_pixel(x, y)[0]).collect();
-    let rows = databar::detect(&Gray8 { width: w, height: h, pixels })?;
-    Some(Databar { rows, bbox: [b[0], b[3] - rows, b[2], b[3]] })
+    let rows = archive::databar::detect(&Gray8 { width: w, height: h, pixels })?;
+    let bbox = [b[0], b[3] - rows, b[2], b[3]];
+    Some(Databar { rows, bbox, text: databar::read(img, bbox) })
 }
 
 #[cfg(test)]

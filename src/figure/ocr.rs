@@ -10,28 +10,49 @@ use image::GrayImage;
 
 use super::scalebar::Bar;
 
-const CHARS: &[char] = &['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', 'n', 'm', 'µ', 'u', 'Å', 'p'];
+/// The scale-bar label vocabulary (`glyphs.bin`).
+const LABEL_CHARS: &[char] =
+    &['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', 'n', 'm', 'µ', 'u', 'Å', 'p'];
+/// The data-bar vocabulary (`text-glyphs.bin`); the same list as `TEXT_CHARS`
+/// in `.ci/make-glyphs`.
+const TEXT_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.,:-=/()%+µ";
 const GW: usize = 12;
 const GH: usize = 16;
 /// Weight of the four line-geometry features against the bitmap.
 const GEOMETRY_WEIGHT: f32 = 0.6;
 
 struct Template {
-    ch: char,
+    /// Index into the set's characters.
+    ch: usize,
     geometry: [f32; 4],
     pixels: [f32; GW * GH],
 }
 
-static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| {
-    include_bytes!("glyphs.bin")
-        .chunks_exact(1 + 4 + GW * GH)
-        .map(|r| Template {
-            ch: CHARS[r[0] as usize],
-            geometry: [0, 1, 2, 3].map(|i| (r[1 + i] as f32 - 128.0) / 64.0),
-            pixels: std::array::from_fn(|i| r[5 + i] as f32 / 255.0),
-        })
-        .collect()
-});
+/// Glyph templates rendered from fonts for one vocabulary.
+pub(super) struct Glyphs {
+    chars: Vec<char>,
+    templates: Vec<Template>,
+}
+
+impl Glyphs {
+    fn load(bytes: &[u8], chars: Vec<char>) -> Glyphs {
+        let templates = bytes
+            .chunks_exact(1 + 4 + GW * GH)
+            .map(|r| Template {
+                ch: r[0] as usize,
+                geometry: [0, 1, 2, 3].map(|i| (r[1 + i] as f32 - 128.0) / 64.0),
+                pixels: std::array::from_fn(|i| r[5 + i] as f32 / 255.0),
+            })
+            .filter(|t| t.ch < chars.len())
+            .collect();
+        Glyphs { chars, templates }
+    }
+}
+
+static LABEL: LazyLock<Glyphs> = LazyLock::new(|| Glyphs::load(include_bytes!("glyphs.bin"), LABEL_CHARS.to_vec()));
+/// Letters, digits and punctuation in the fonts of instrument data bars.
+pub(super) static TEXT: LazyLock<Glyphs> =
+    LazyLock::new(|| Glyphs::load(include_bytes!("text-glyphs.bin"), TEXT_CHARS.chars().collect()));
 
 /// A label read next to a scale bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,18 +84,18 @@ pub fn nm(value: f64, unit: &str) -> f64 {
 
 /// One connected component of ink.
 #[derive(Debug, Clone, Copy)]
-struct Blob {
-    x0: u32,
-    y0: u32,
-    x1: u32,
-    y1: u32,
+pub(super) struct Blob {
+    pub x0: u32,
+    pub y0: u32,
+    pub x1: u32,
+    pub y1: u32,
 }
 
 impl Blob {
-    fn h(&self) -> u32 {
+    pub fn h(&self) -> u32 {
         self.y1 - self.y0
     }
-    fn w(&self) -> u32 {
+    pub fn w(&self) -> u32 {
         self.x1 - self.x0
     }
 }
@@ -115,7 +136,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
             .collect();
         for line in lines(&blobs, bar, h).into_iter().take(3) {
-            let (text, margin) = classify(img, &line, &level);
+            let (text, margin) = LABEL.line(img, &line, Band::of(&line), &level);
             let bbox = line.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
                 [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
             });
@@ -161,7 +182,7 @@ fn ring_mean(img: &GrayImage, outer: [u32; 4], inner: [u32; 4]) -> f32 {
 }
 
 /// 8-connected components of `ink` (`w × h`).
-fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
+pub(super) fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
     let mut seen = vec![false; ink.len()];
     let mut out = Vec::new();
     let mut stack = Vec::new();
@@ -299,50 +320,90 @@ fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
     merged
 }
 
-/// Nearest-template characters for the glyphs of a line, with spaces where
-/// the gap is wide.
-/// Returns the text and the weakest glyph's margin (see [`Label::confidence`]).
-fn classify(img: &GrayImage, line: &[Blob], level: &impl Fn(u8) -> f32) -> (String, f64) {
-    let tallest = line.iter().map(Blob::h).max().unwrap_or(1);
-    let glyphs = || line.iter().filter(|g| g.h() * 2 >= tallest);
-    let mut bottoms: Vec<u32> = glyphs().map(|g| g.y1).collect();
-    bottoms.sort_unstable();
-    let base = bottoms[bottoms.len() / 2];
-    let top = glyphs().map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
-    let band = (base - top).max(1) as f32;
-    let mut text = String::new();
-    let mut weakest = 1.0f64;
-    for (i, g) in line.iter().enumerate() {
-        if i > 0 && (g.x0 as f32 - line[i - 1].x1 as f32) > 0.35 * band {
-            text.push(' ');
-        }
+/// A text line's digit band: the top of its tallest glyphs and its baseline.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Band {
+    pub top: u32,
+    pub base: u32,
+}
+
+impl Band {
+    /// The band of a line's own glyphs (those at least half the tallest).
+    pub fn of(line: &[Blob]) -> Band {
+        let tallest = line.iter().map(Blob::h).max().unwrap_or(1);
+        let glyphs = || line.iter().filter(|g| g.h() * 2 >= tallest);
+        let mut bottoms: Vec<u32> = glyphs().map(|g| g.y1).collect();
+        bottoms.sort_unstable();
+        let base = bottoms.get(bottoms.len() / 2).copied().unwrap_or(1);
+        let top = glyphs().map(|g| g.y0).min().unwrap_or(base.saturating_sub(1));
+        Band { top, base }
+    }
+
+    pub fn height(&self) -> f32 {
+        self.base.saturating_sub(self.top).max(1) as f32
+    }
+}
+
+impl Glyphs {
+    /// The nearest template's character for glyph `g` and its margin: how
+    /// much farther the best template of any other character is (0–1).
+    pub(super) fn best(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> (char, f64) {
+        let h = band.height();
         let geometry = [
             g.w() as f32 / g.h() as f32 - 1.0,
-            g.h() as f32 / band - 1.0,
-            (g.y0 as f32 - top as f32) / band,
-            (g.y1 as f32 - base as f32) / band,
+            g.h() as f32 / h - 1.0,
+            (g.y0 as f32 - band.top as f32) / h,
+            (g.y1 as f32 - band.base as f32) / h,
         ]
         .map(|v| v.clamp(-2.0, 2.0));
         let pixels = sample(img, g, level);
-        // The best distance per character, then the two best characters.
-        let mut per_char = [f32::INFINITY; CHARS.len()];
-        for t in TEMPLATES.iter() {
-            let k = CHARS.iter().position(|c| *c == t.ch).expect("template characters are in CHARS");
-            per_char[k] = per_char[k].min(distance(t, &geometry, &pixels));
+        // The two best characters: the best template's, and the best
+        // template's of any other character. A template at least as far as
+        // the second cannot change either, so its distance is cut short.
+        let (mut c1, mut d1, mut d2) = (0, f32::INFINITY, f32::INFINITY);
+        for t in &self.templates {
+            let Some(d) = distance(t, &geometry, &pixels, d2) else { continue };
+            if t.ch == c1 {
+                d1 = d1.min(d);
+            } else if d < d1 {
+                (c1, d1, d2) = (t.ch, d, d1);
+            } else {
+                d2 = d;
+            }
         }
-        let mut order: Vec<usize> = (0..CHARS.len()).collect();
-        order.sort_by(|a, b| per_char[*a].total_cmp(&per_char[*b]));
-        let (d1, d2) = (per_char[order[0]], per_char[order[1]]);
-        text.push(CHARS[order[0]]);
-        weakest = weakest.min(if d2 > 0.0 { ((d2 - d1) / d2) as f64 } else { 0.0 });
+        (self.chars[c1], if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 })
     }
-    (text, weakest)
+
+    /// Nearest-template characters for the glyphs of a line, with spaces
+    /// where the gap is wide. Returns the text and the weakest glyph's
+    /// margin (see [`Label::confidence`]).
+    pub(super) fn line(&self, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> (String, f64) {
+        let mut text = String::new();
+        let mut weakest = 1.0f64;
+        for (i, g) in line.iter().enumerate() {
+            if i > 0 && (g.x0 as f32 - line[i - 1].x1 as f32) > 0.35 * band.height() {
+                text.push(' ');
+            }
+            let (ch, margin) = self.best(img, g, band, level);
+            text.push(ch);
+            weakest = weakest.min(margin);
+        }
+        (text, weakest)
+    }
 }
 
-fn distance(t: &Template, geometry: &[f32; 4], pixels: &[f32; GW * GH]) -> f32 {
-    let px: f32 = t.pixels.iter().zip(pixels).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / (GW * GH) as f32;
+/// The distance of a glyph to a template, or `None` once it reaches `bound`.
+fn distance(t: &Template, geometry: &[f32; 4], pixels: &[f32; GW * GH], bound: f32) -> Option<f32> {
     let geo: f32 = t.geometry.iter().zip(geometry).map(|(a, b)| (a - b) * (a - b)).sum();
-    px + GEOMETRY_WEIGHT * geo
+    let mut d = GEOMETRY_WEIGHT * geo;
+    // Row by row, stopping as soon as the bound is reached.
+    for (row, glyph) in t.pixels.chunks_exact(GW).zip(pixels.chunks_exact(GW)) {
+        if d >= bound {
+            return None;
+        }
+        d += row.iter().zip(glyph).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / (GW * GH) as f32;
+    }
+    (d < bound).then_some(d)
 }
 
 /// The glyph's ink coverage resampled to `GW × GH` (area average).
@@ -439,7 +500,9 @@ mod tests {
 
     #[test]
     fn templates_load() {
-        assert!(TEMPLATES.len() > 500);
-        assert!(CHARS.iter().all(|c| TEMPLATES.iter().any(|t| t.ch == *c)));
+        for set in [&*LABEL, &*TEXT] {
+            assert!(set.templates.len() > 500);
+            assert!((0..set.chars.len()).all(|c| set.templates.iter().any(|t| t.ch == c)));
+        }
     }
 }
