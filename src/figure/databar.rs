@@ -132,44 +132,87 @@ pub fn read(img: &GrayImage, bbox: [u32; 4]) -> Text {
         if band.height() < 0.8 * typical {
             band.top = band.base.saturating_sub(typical.round() as u32);
         }
-        // Each line at its own contrast (TESCAN's keys are dim grey).
-        let lmax = line
-            .iter()
-            .flat_map(|g| (g.y0..g.y1).flat_map(move |y| (g.x0..g.x1).map(move |x| (x, y))))
-            .map(|(x, y)| diff(img.get_pixel(x, y)[0]))
-            .fold(threshold, f32::max);
-        let level = |v: u8| (diff(v) / lmax).clamp(0.0, 1.0);
-        // A space is a gap clearly wider than the line's usual gap between letters.
-        let mut gaps: Vec<f32> = line.windows(2).map(|p| p[1].x0 as f32 - p[0].x1 as f32).collect();
-        gaps.sort_by(f32::total_cmp);
-        let letter_gap = gaps.get(gaps.len() / 3).copied().unwrap_or(0.0).max(0.0);
-        let space = letter_gap + 0.25 * band.height();
-        let mut texts = Vec::new();
-        for run in line.chunk_by(|a, b| (b.x0 as f32 - a.x1 as f32) <= CELL_GAP * band.height()) {
-            let mut words: Vec<Word> = Vec::new();
-            for (k, g) in run.iter().enumerate() {
-                let (ch, _) = TEXT.best(img, g, band, &level);
+        let line_cells = read_line(img, line, band, &diff, threshold, i);
+        out.lines.push(line_cells.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" | "));
+        cells.extend(line_cells);
+    }
+    settings(&cells, &mut out);
+    out.scale_bar = scale(&rules, &ticks, &cells);
+    out
+}
+
+/// The cells of text line number `i`: glyphs read, words at spaces, cells
+/// at wide gaps, digit-like letters in numbers made digits.
+fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f32, ink: f32, i: usize) -> Vec<Cell> {
+    // The line at its own contrast (TESCAN's keys are dim grey).
+    let lmax = line
+        .iter()
+        .flat_map(|g| (g.y0..g.y1).flat_map(move |y| (g.x0..g.x1).map(move |x| (x, y))))
+        .map(|(x, y)| diff(img.get_pixel(x, y)[0]))
+        .fold(ink, f32::max);
+    let level = |v: u8| (diff(v) / lmax).clamp(0.0, 1.0);
+    // A space is a gap clearly wider than the line's usual gap between letters.
+    let mut gaps: Vec<f32> = line.windows(2).map(|p| p[1].x0 as f32 - p[0].x1 as f32).collect();
+    gaps.sort_by(f32::total_cmp);
+    let letter_gap = gaps.get(gaps.len() / 3).copied().unwrap_or(0.0).max(0.0);
+    let space = letter_gap + 0.25 * band.height();
+    let mut cells = Vec::new();
+    for run in line.chunk_by(|a, b| (b.x0 as f32 - a.x1 as f32) <= CELL_GAP * band.height()) {
+        let mut words: Vec<Word> = Vec::new();
+        for (k, g) in run.iter().enumerate() {
+            for (n, (ch, g)) in read_glyph(img, g, band, &level).into_iter().enumerate() {
                 match words.last_mut() {
-                    Some(w) if k > 0 && (g.x0 as f32 - run[k - 1].x1 as f32) <= space => {
+                    Some(w) if n > 0 || (k > 0 && (g.x0 as f32 - run[k - 1].x1 as f32) <= space) => {
                         w.text.push(ch);
                         w.bbox = [w.bbox[0], w.bbox[1].min(g.y0), g.x1.max(w.bbox[2]), w.bbox[3].max(g.y1)];
                     }
                     _ => words.push(Word { text: ch.to_string(), bbox: [g.x0, g.y0, g.x1, g.y1] }),
                 }
             }
-            numerals(&mut words);
-            let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
-            let bbox = run.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
-                [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
-            });
-            texts.push(text.clone());
-            cells.push(Cell { text, bbox, line: i, words });
         }
-        out.lines.push(texts.join(" | "));
+        numerals(&mut words);
+        let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        let bbox = run
+            .iter()
+            .fold([u32::MAX, u32::MAX, 0, 0], |b, g| [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]);
+        cells.push(Cell { text, bbox, line: i, words });
     }
-    settings(&cells, &mut out);
-    out.scale_bar = scale(&rules, &ticks, &cells);
-    out
+    cells
+}
+
+/// A two-glyph read must be this much closer than the one-glyph read.
+const SPLIT: f32 = 0.7;
+
+/// A glyph read as one character, or as two where it is wide and reads much
+/// better cut in two: letters that touch (`nL` in 1-bit bold italic) are
+/// cut at the thin column that gives the two best reads.
+fn read_glyph(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<(char, Blob)> {
+    let (ch, _, whole) = TEXT.best(img, g, band, level);
+    if (g.w() as f32) < 0.8 * band.height() || g.w() < 6 {
+        return vec![(ch, *g)];
+    }
+    let ink = |x: u32, y: u32| level(img.get_pixel(x, y)[0]) > 0.5;
+    // The part of `g` between columns a and b, trimmed to its ink.
+    let part = |a: u32, b: u32| {
+        let rows: Vec<u32> = (g.y0..g.y1).filter(|y| (a..b).any(|x| ink(x, *y))).collect();
+        let cols: Vec<u32> = (a..b).filter(|x| (g.y0..g.y1).any(|y| ink(*x, y))).collect();
+        Some(Blob { x0: *cols.first()?, y0: *rows.first()?, x1: cols.last()? + 1, y1: rows.last()? + 1 })
+    };
+    let mut best: Option<(f32, [(char, Blob); 2])> = None;
+    for c in g.x0 + 2..g.x1 - 2 {
+        if (g.y0..g.y1).filter(|y| ink(c, *y)).count() * 3 > g.h() as usize {
+            continue;
+        }
+        let (Some(l), Some(r)) = (part(g.x0, c), part(c, g.x1)) else { continue };
+        let ((lc, _, ld), (rc, _, rd)) = (TEXT.best(img, &l, band, level), TEXT.best(img, &r, band, level));
+        if best.as_ref().is_none_or(|(d, _)| ld.max(rd) < *d) {
+            best = Some((ld.max(rd), [(lc, l), (rc, r)]));
+        }
+    }
+    match best {
+        Some((d, parts)) if d < SPLIT * whole => parts.to_vec(),
+        _ => vec![(ch, *g)],
+    }
 }
 
 /// Letters that small fonts draw like digits, and the digit.
@@ -257,37 +300,73 @@ fn ruler(blobs: &[Blob]) -> Vec<Blob> {
 /// lie mostly in their height; smaller pieces (points, dashes) join the line whose
 /// band holds their middle.
 fn text_lines(blobs: &[Blob]) -> Vec<Vec<Blob>> {
-    let mut tall: Vec<&Blob> = blobs.iter().filter(|b| b.h() >= 5).collect();
-    tall.sort_by_key(|b| b.y0 + b.y1);
-    let mut lines: Vec<Vec<Blob>> = Vec::new();
-    // A line's span: the median top and bottom of its glyphs so far (a
+    // A run's span: the median top and bottom of its glyphs so far (a
     // descender or a tall neighbour does not stretch it into the next line).
-    let span = |l: &Vec<Blob>| {
+    let span = |l: &[Blob]| {
         let median = |mut v: Vec<u32>| {
             v.sort_unstable();
             v[v.len() / 2]
         };
         (median(l.iter().map(|g| g.y0).collect()), median(l.iter().map(|g| g.y1).collect()))
     };
+    // Runs grow left to right, glyph by glyph: a glyph joins the run whose
+    // last glyph is at most a height to its left and whose span holds its
+    // middle or most of it (µ and p hang below). A label a few pixels lower
+    // beside a line starts a run of its own.
+    let mut tall: Vec<&Blob> = blobs.iter().filter(|b| b.h() >= 5).collect();
+    tall.sort_by_key(|b| (b.x0, b.y0));
+    let mut runs: Vec<Vec<Blob>> = Vec::new();
     for b in tall {
         let mid = (b.y0 + b.y1) / 2;
-        match lines.iter_mut().find(|l| {
-            let (t, u) = span(l);
-            // Its middle in the line, or most of it (µ and p hang below).
-            (mid >= t && mid <= u) || 2 * (u.min(b.y1).saturating_sub(t.max(b.y0))) >= b.h()
+        let fits = |r: &Vec<Blob>| {
+            let (t, u) = span(r);
+            let last = r.last().expect("runs are never empty");
+            let h = (u - t).max(b.h());
+            let near = b.x0 + h / 2 >= last.x1 && b.x0 <= last.x1 + h;
+            near && ((mid >= t && mid <= u) || 2 * (u.min(b.y1).saturating_sub(t.max(b.y0))) >= b.h())
+        };
+        match runs.iter_mut().filter(|r| fits(r)).min_by_key(|r| {
+            let (t, u) = span(r);
+            ((t + u) / 2).abs_diff(mid)
         }) {
-            Some(l) => l.push(*b),
-            None => lines.push(vec![*b]),
+            Some(r) => r.push(*b),
+            None => runs.push(vec![*b]),
         }
     }
-    let spans: Vec<(u32, u32)> = lines.iter().map(span).collect();
+    // Runs on one row (the same baseline, glyphs as tall) are one line.
+    let row = |r: &[Blob]| {
+        let band = line_band(r);
+        (band.base, band.height())
+    };
+    runs.sort_by_key(|r| (span(r).0, r[0].x0));
+    let mut lines: Vec<Vec<Blob>> = Vec::new();
+    for r in runs {
+        let (base, h) = row(&r);
+        match lines.iter_mut().find(|l| {
+            let (lbase, lh) = row(l);
+            let slack = (lh.max(h) / 5.0).max(2.0);
+            lbase.abs_diff(base) as f32 <= slack && (lh - h).abs() <= 2.0 * slack
+        }) {
+            Some(l) => l.extend(r),
+            None => lines.push(r),
+        }
+    }
+    lines.sort_by_key(|l| span(l).0);
+    // Points and dashes join the line that holds their middle, nearest first.
+    let spans: Vec<(u32, u32)> = lines.iter().map(|l| span(l)).collect();
     for b in blobs.iter().filter(|b| b.h() < 5) {
         let mid = (b.y0 + b.y1) as f32 / 2.0;
-        let near = spans.iter().enumerate().find(|(_, (t, u))| {
-            let slack = (u - t) as f32 * 0.25;
-            mid >= *t as f32 - slack && mid <= *u as f32 + slack
-        });
-        if let Some((i, _)) = near {
+        let gap = |l: &Vec<Blob>| {
+            l.iter().map(|g| g.x0.saturating_sub(b.x1).max(b.x0.saturating_sub(g.x1))).min().unwrap_or(u32::MAX)
+        };
+        let near = (0..lines.len())
+            .filter(|i| {
+                let (t, u) = spans[*i];
+                let slack = (u - t) as f32 * 0.25;
+                mid >= t as f32 - slack && mid <= u as f32 + slack && gap(&lines[*i]) <= 2 * (u - t)
+            })
+            .min_by_key(|i| gap(&lines[*i]));
+        if let Some(i) = near {
             lines[i].push(*b);
         }
     }
@@ -476,11 +555,18 @@ fn scale(rules: &[Blob], ticks: &[Blob], cells: &[Cell]) -> Option<Scale> {
     for r in sorted {
         let row = |b: &[u32; 4]| b[1] < r.y1 && r.y0 < b[3];
         match bars.last_mut().filter(|b| row(b)) {
-            // Two halves around their label: joined when a length sits between.
+            // Two halves of one length around their label: joined when a
+            // length fills the gap between them.
             Some(b)
-                if cells
-                    .iter()
-                    .any(|c| c.bbox[0] >= b[2] && c.bbox[2] <= r.x0 && ocr::first_length(&c.text).is_some()) =>
+                if (b[2] - b[0]).abs_diff(r.w()) * 3 <= r.w().max(b[2] - b[0])
+                    && cells.iter().any(|c| {
+                        let slack = 2 * (c.bbox[3] - c.bbox[1]);
+                        c.bbox[0] >= b[2]
+                            && c.bbox[2] <= r.x0
+                            && c.bbox[0] <= b[2] + slack
+                            && c.bbox[2] + slack >= r.x0
+                            && ocr::first_length(&c.text).is_some()
+                    }) =>
             {
                 *b = [b[0], b[1].min(r.y0), r.x1, b[3].max(r.y1)];
             }
@@ -545,5 +631,20 @@ mod tests {
         assert_eq!(date("18/12/2017"), NaiveDate::from_ymd_opt(2017, 12, 18));
         assert_eq!(key("Signal A "), Some(Key::Detector));
         assert_eq!(key("Scan Rot"), None);
+    }
+
+    #[test]
+    fn digit_like_letters_become_digits_only_where_a_number_stands() {
+        let read = |text: &str| {
+            let mut words: Vec<Word> =
+                text.split(' ').map(|w| Word { text: w.to_string(), bbox: [0, 0, 1, 1] }).collect();
+            numerals(&mut words);
+            words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(read("4 Dec 20f8 f9:0t:57"), "4 Dec 2018 19:01:57");
+        assert_eq!(read("Mag = f0.00 K X fµm"), "Mag = 10.00 K X 1µm");
+        assert_eq!(read("f µm WD = ff.4 mm"), "1 µm WD = 11.4 mm");
+        assert_eq!(read("Signal A = SE2 Auriga-39-24 8.f6e-007 mbar"), "Signal A = SE2 Auriga-39-24 8.16e-007 mbar");
+        assert_eq!(read("Scan Rot = Off"), "Scan Rot = Off");
     }
 }

@@ -268,12 +268,15 @@ pub fn panels_with(img: &GrayImage, options: &Options) -> Vec<Panel> {
             let micrograph = cutter.is_micrograph(b);
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
             let in_image = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
-            // The data bar's own scale bar, printed by the instrument, rather
-            // than a bar found on the data bar or one whose label was not read.
-            let on_databar = |i: &ScaleBar| databar.as_ref().is_some_and(|d| i.bbox[1] >= d.bbox[1]);
-            let scale_bar = match databar.as_ref().and_then(databar_scale) {
-                Some(s) if in_image.as_ref().is_none_or(|i| i.value.is_none() || on_databar(i)) => Some(s),
-                _ => in_image,
+            // The data bar's own scale bar, printed by the instrument: where no
+            // bar was found, or the label of the bar found (the same bar) was
+            // not read.
+            let scale_bar = match (in_image, databar.as_ref().and_then(databar_scale)) {
+                (None, printed) => printed,
+                (Some(found), Some(printed)) if found.value.is_none() && same_bar(found.bbox, printed.bbox) => {
+                    Some(ScaleBar { bbox: found.bbox, length_px: found.length_px, ..printed })
+                }
+                (found, _) => found,
             };
             let nm_per_px = scale_bar.as_ref().and_then(|s| Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px));
             Panel { bbox: b, micrograph, scale_bar, nm_per_px, databar, children: Vec::new() }
@@ -328,6 +331,13 @@ fn databar_scale(d: &Databar) -> Option<ScaleBar> {
         // than a label on the micrograph.
         confidence: 0.9,
     })
+}
+
+/// Two boxes of one horizontal bar: most of each one's width is shared and
+/// their rows meet.
+fn same_bar(a: [u32; 4], b: [u32; 4]) -> bool {
+    let shared = a[2].min(b[2]).saturating_sub(a[0].max(b[0]));
+    shared * 5 >= (a[2] - a[0]).max(b[2] - b[0]) * 4 && a[1] <= b[3] && b[1] <= a[3]
 }
 
 fn databar_of(img: &GrayImage, b: [u32; 4]) -> Option<Databar> {

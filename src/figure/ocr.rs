@@ -345,9 +345,10 @@ impl Band {
 }
 
 impl Glyphs {
-    /// The nearest template's character for glyph `g` and its margin: how
-    /// much farther the best template of any other character is (0–1).
-    pub(super) fn best(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> (char, f64) {
+    /// The nearest template's character for glyph `g`, its margin (how much
+    /// farther the best template of any other character is, 0–1) and its
+    /// distance.
+    pub(super) fn best(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> (char, f64, f32) {
         let h = band.height();
         let geometry = [
             g.w() as f32 / g.h() as f32 - 1.0,
@@ -371,7 +372,7 @@ impl Glyphs {
                 d2 = d;
             }
         }
-        (self.chars[c1], if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 })
+        (self.chars[c1], if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 }, d1)
     }
 
     /// Nearest-template characters for the glyphs of a line, with spaces
@@ -384,7 +385,7 @@ impl Glyphs {
             if i > 0 && (g.x0 as f32 - line[i - 1].x1 as f32) > 0.35 * band.height() {
                 text.push(' ');
             }
-            let (ch, margin) = self.best(img, g, band, level);
+            let (ch, margin, _) = self.best(img, g, band, level);
             text.push(ch);
             weakest = weakest.min(margin);
         }
