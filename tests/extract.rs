@@ -389,6 +389,14 @@ fn real_panels_scale_bars() {
     let bar = p[0].scale_bar.as_ref().unwrap();
     assert!(bar.bbox[2] - bar.bbox[0] == 187 && bar.value == Some(200.0), "{bar:?}");
 
+    // JPEG broke the m of these labels apart ("100n111", "500 n1n" glyph by
+    // glyph): read as the label grammar allows, with a low confidence.
+    for (file, value) in [("2556313831.png", 100.0), ("22c776b059.png", 500.0)] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
+        assert!(bar.confidence < 0.25, "{file}: {bar:?}");
+    }
+
     for none in ["0fa38de2c7.png", "1e011bd992.png"] {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }

@@ -18,6 +18,8 @@ const LABEL_CHARS: &[char] =
 const TEXT_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.,:-=/()%+µ";
 const GW: usize = 12;
 const GH: usize = 16;
+/// The confidence of a label read only as the label grammar allows.
+const DECODED: f64 = 0.2;
 /// Weight of the four line-geometry features against the bitmap.
 const GEOMETRY_WEIGHT: f32 = 0.6;
 
@@ -70,6 +72,104 @@ pub struct Label {
     pub bbox: [u32; 4],
 }
 
+/// States of the label grammar `digits [(.|,) digits] unit`, unit one of
+/// `nm µm um mm pm Å`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grammar {
+    Start,
+    Whole,
+    Point,
+    Fraction,
+    /// A unit's first letter, waiting for its `m`.
+    Prefix,
+    Done,
+}
+
+impl Grammar {
+    const ALL: [Grammar; 6] =
+        [Grammar::Start, Grammar::Whole, Grammar::Point, Grammar::Fraction, Grammar::Prefix, Grammar::Done];
+
+    fn next(self, c: char) -> Option<Grammar> {
+        use Grammar::*;
+        let digit = c.is_ascii_digit();
+        Some(match (self, c) {
+            (Start, _) if digit => Whole,
+            (Whole, _) if digit => Whole,
+            (Whole, '.' | ',') => Point,
+            (Point, _) if digit => Fraction,
+            (Fraction, _) if digit => Fraction,
+            (Whole | Fraction, 'n' | 'µ' | 'u' | 'm' | 'p') => Prefix,
+            (Whole | Fraction, 'Å') | (Prefix, 'm') => Done,
+            _ => return None,
+        })
+    }
+}
+
+/// Reads a label line as the label grammar allows: each glyph, or two or
+/// three neighbours joined (an `m` or `0` that JPEG broke apart), is given a
+/// character so that the whole line reads as a length, at the least
+/// distance (each glyph's distance weighted by its width).
+fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> Option<String> {
+    let n = line.len();
+    let total: f32 = line.iter().map(|g| g.w() as f32).sum::<f32>().max(1.0);
+    // cost[i][s]: the least cost of reading glyphs ..i ending in state s.
+    let states = Grammar::ALL.len();
+    let index = |s: Grammar| Grammar::ALL.iter().position(|x| *x == s).expect("every state is listed");
+    let mut cost = vec![vec![f32::INFINITY; states]; n + 1];
+    let mut back: Vec<Vec<Option<(usize, usize, char)>>> = vec![vec![None; states]; n + 1];
+    cost[0][index(Grammar::Start)] = 0.0;
+    for i in 0..n {
+        for k in 1..=3.min(n - i) {
+            let piece = &line[i..i + k];
+            let joined = Blob {
+                x0: piece[0].x0,
+                y0: piece.iter().map(|g| g.y0).min().unwrap_or(0),
+                x1: piece.iter().map(|g| g.x1).max().unwrap_or(0),
+                y1: piece.iter().map(|g| g.y1).max().unwrap_or(0),
+            };
+            let close = piece.windows(2).all(|p| (p[1].x0 as f32 - p[0].x1 as f32) <= 0.2 * band.height());
+            if k > 1 && (!close || joined.w() as f32 > 1.4 * band.height()) {
+                continue;
+            }
+            let d = glyphs.distances(img, &joined, band, level);
+            let weight = joined.w() as f32 / total;
+            for s in Grammar::ALL {
+                if !cost[i][index(s)].is_finite() {
+                    continue;
+                }
+                for (c, dc) in glyphs.chars.iter().zip(&d) {
+                    let Some(t) = s.next(*c) else { continue };
+                    let total = cost[i][index(s)] + dc * weight;
+                    if total < cost[i + k][index(t)] {
+                        cost[i + k][index(t)] = total;
+                        back[i + k][index(t)] = Some((i, index(s), *c));
+                    }
+                }
+            }
+        }
+    }
+    let mut text = Vec::new();
+    let (mut i, mut s) = (n, index(Grammar::Done));
+    while i > 0 {
+        let (from, state, c) = back[i][s]?;
+        text.push(c);
+        (i, s) = (from, state);
+    }
+    text.reverse();
+    Some(text.into_iter().collect())
+}
+
+/// A label read only through the grammar is kept when it also looks like a
+/// scale bar's: a round value (1, 2, 2.5, 3, 4 or 5 times a power of ten,
+/// written without a leading zero) in `nm` or `µm` as written, the units of
+/// nearly every SEM and TEM bar. Garbage forced into the grammar rarely is.
+fn plausible(text: &str, (value, _): &(f64, String)) -> bool {
+    let mantissa = value / 10f64.powf(value.log10().floor());
+    let round = [1.0, 2.0, 2.5, 3.0, 4.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
+    let leading_zero = text.starts_with('0') && !text.starts_with("0.");
+    round && !leading_zero && (text.ends_with("nm") || text.ends_with("µm"))
+}
+
 /// A length in `unit` (`pm`, `Å`, `nm`, `µm`, `mm`) in nanometres.
 pub fn nm(value: f64, unit: &str) -> f64 {
     value
@@ -117,7 +217,8 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     if (bar_level - bg).abs() < 30.0 {
         return None;
     }
-    let mut fallback = None;
+    // Candidate lines of both colours, nearest first within each colour.
+    let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
     for ink_level in [bar_level, 2.0 * bg - bar_level] {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
         let rw = (region[2] - region[0]) as usize;
@@ -135,19 +236,34 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
             .collect();
-        for line in lines(&blobs, bar, h).into_iter().take(3) {
-            let (text, margin) = LABEL.line(img, &line, Band::of(&line), &level);
-            let bbox = line.iter().fold([u32::MAX, u32::MAX, 0, 0], |b, g| {
-                [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]
-            });
-            match parse(&text) {
-                Some((value, unit)) => {
-                    return Some(Label { value: Some(value), unit: Some(unit), text, bbox, confidence: margin })
-                }
-                None => {
-                    fallback.get_or_insert(Label { value: None, unit: None, text, bbox, confidence: 0.0 });
-                }
+        candidates.extend(lines(&blobs, bar, h).into_iter().take(3).map(|l| (l, ink_level)));
+    }
+    let label = |line: &[Blob], text: String, read: Option<(f64, String)>, confidence: f64| {
+        let bbox = line
+            .iter()
+            .fold([u32::MAX, u32::MAX, 0, 0], |b, g| [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]);
+        let (value, unit) = read.map_or((None, None), |(v, u)| (Some(v), Some(u)));
+        Label { value, unit, text, bbox, confidence }
+    };
+    // The first line that reads as a length glyph by glyph; else the first
+    // that reads as one as the label grammar allows (never trusted more than
+    // [`DECODED`]); else the nearest line's text, unparsed.
+    let mut fallback = None;
+    for (line, ink_level) in &candidates {
+        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+        let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
+        match parse(&text) {
+            Some(read) => return Some(label(line, text, Some(read), margin)),
+            None => {
+                fallback.get_or_insert_with(|| label(line, text, None, 0.0));
             }
+        }
+    }
+    for (line, ink_level) in &candidates {
+        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+        let decoded = decode(&LABEL, img, line, Band::of(line), &level);
+        if let Some((text, read)) = decoded.and_then(|t| Some((t.clone(), parse(&t).filter(|r| plausible(&t, r))?))) {
+            return Some(label(line, text, Some(read), DECODED));
         }
     }
     fallback
@@ -349,15 +465,7 @@ impl Glyphs {
     /// farther the best template of any other character is, 0–1) and its
     /// distance.
     pub(super) fn best(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> (char, f64, f32) {
-        let h = band.height();
-        let geometry = [
-            g.w() as f32 / g.h() as f32 - 1.0,
-            g.h() as f32 / h - 1.0,
-            (g.y0 as f32 - band.top as f32) / h,
-            (g.y1 as f32 - band.base as f32) / h,
-        ]
-        .map(|v| v.clamp(-2.0, 2.0));
-        let pixels = sample(img, g, level);
+        let (geometry, pixels) = features(img, g, band, level);
         // The two best characters: the best template's, and the best
         // template's of any other character. A template at least as far as
         // the second cannot change either, so its distance is cut short.
@@ -373,6 +481,18 @@ impl Glyphs {
             }
         }
         (self.chars[c1], if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 }, d1)
+    }
+
+    /// The distance of glyph `g` to each character (its best template).
+    fn distances(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<f32> {
+        let (geometry, pixels) = features(img, g, band, level);
+        let mut per_char = vec![f32::INFINITY; self.chars.len()];
+        for t in &self.templates {
+            if let Some(d) = distance(t, &geometry, &pixels, per_char[t.ch]) {
+                per_char[t.ch] = d;
+            }
+        }
+        per_char
     }
 
     /// Nearest-template characters for the glyphs of a line, with spaces
@@ -405,6 +525,20 @@ fn distance(t: &Template, geometry: &[f32; 4], pixels: &[f32; GW * GH], bound: f
         d += row.iter().zip(glyph).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / (GW * GH) as f32;
     }
     (d < bound).then_some(d)
+}
+
+/// A glyph's place in its line (aspect, height, top and bottom against the
+/// band) and its ink coverage.
+fn features(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> ([f32; 4], [f32; GW * GH]) {
+    let h = band.height();
+    let geometry = [
+        g.w() as f32 / g.h() as f32 - 1.0,
+        g.h() as f32 / h - 1.0,
+        (g.y0 as f32 - band.top as f32) / h,
+        (g.y1 as f32 - band.base as f32) / h,
+    ]
+    .map(|v| v.clamp(-2.0, 2.0));
+    (geometry, sample(img, g, level))
 }
 
 /// The glyph's ink coverage resampled to `GW × GH` (area average).
@@ -497,6 +631,17 @@ mod tests {
         assert_eq!(parse("5 Å"), Some((5.0, "Å".into())));
         assert_eq!(parse("nm"), None);
         assert_eq!(parse("200 xy"), None);
+    }
+
+    #[test]
+    fn the_label_grammar_and_what_it_keeps() {
+        let reads =
+            |text: &str| text.chars().try_fold(Grammar::Start, |s, c| s.next(c)).is_some_and(|s| s == Grammar::Done);
+        assert!(reads("100nm") && reads("0.5µm") && reads("2,5mm") && reads("5Å"));
+        assert!(!reads("100") && !reads("nm") && !reads("1.nm") && !reads("10nn"));
+        let kept = |text: &str| parse(text).is_some_and(|r| plausible(text, &r));
+        assert!(kept("200nm") && kept("2.5µm") && kept("0.5µm") && kept("300nm"));
+        assert!(!kept("73µm") && !kept("0388nm") && !kept("2Å") && !kept("100um") && !kept("1mm"));
     }
 
     #[test]
