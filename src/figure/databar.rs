@@ -4,14 +4,17 @@
 //! Data bars are drawn by instrument software in one sans font on a flat
 //! background, so the text is clean: ink is whatever differs from the
 //! background grey, glyphs are its connected components (pieces stacked
-//! over each other, as in `i`, `:` and `=`, are one glyph), and each glyph is
-//! the nearest of templates rendered from the fonts vendors use
-//! ([`ocr::TEXT`]). Glyph lines split into cells at wide gaps; a setting is
-//! read from a `Key = value` cell (Zeiss), from the cell under a key (FEI
-//! and TESCAN tables) or from its own form where the bar prints no keys
-//! (Hitachi: `15kV 7.9mm x600`). The scale bar is a horizontal rule (with
-//! end caps, or in two halves around its label) or a ruler of evenly
-//! spaced ticks, next to a cell that reads as a length.
+//! over each other, as in `i`, `:` and `=`, are one glyph; letters that touch
+//! are cut where two reads beat one), and each glyph is the nearest of
+//! templates rendered from the fonts vendors use ([`ocr::TEXT`]). Lines grow
+//! glyph by glyph from the left, so a label set a few pixels lower beside a
+//! line stays apart; runs on one baseline are one line, split into cells at
+//! wide gaps, and digit-like letters where a number stands are read as
+//! digits. A setting is read from a `Key = value` cell (Zeiss), from the
+//! words under a key (FEI and TESCAN tables) or from its own form where the
+//! bar prints no keys (Hitachi: `15kV 7.9mm x600`). The scale bar is a
+//! horizontal rule (with end caps, or in two halves around its label) or a
+//! ruler of evenly spaced ticks, next to a word that reads as a length.
 
 use std::sync::LazyLock;
 
@@ -631,6 +634,22 @@ mod tests {
         assert_eq!(date("18/12/2017"), NaiveDate::from_ymd_opt(2017, 12, 18));
         assert_eq!(key("Signal A "), Some(Key::Detector));
         assert_eq!(key("Scan Rot"), None);
+    }
+
+    #[test]
+    fn noise_and_slivers_read_without_panicking() {
+        let mut seed = 7u32;
+        let noise = GrayImage::from_fn(300, 60, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            image::Luma([if (seed >> 16).is_multiple_of(5) { 255 } else { 0 }])
+        });
+        let read_noise = read(&noise, [0, 0, 300, 60]);
+        assert!(read_noise.kv.is_none() && read_noise.scale_bar.is_none());
+        for bbox in [[0, 59, 300, 60], [299, 0, 300, 60], [10, 10, 10, 10]] {
+            assert!(read(&noise, bbox).scale_bar.is_none());
+        }
+        // Flat: nothing differs from the background.
+        assert_eq!(read(&GrayImage::new(100, 20), [0, 0, 100, 20]), Text::default());
     }
 
     #[test]
