@@ -270,6 +270,45 @@ fn small_archive(dir: &Path, names: &[(&str, &str)]) -> Option<PathBuf> {
     Some(dir.to_path_buf())
 }
 
+/// A facility's exports keep their settings only in the pixels: a real
+/// Hitachi frame saved as PNG without its sidecar and a real Zeiss Auriga
+/// frame saved as JPEG get kV, magnification, WD, detector, date and pixel
+/// size from their data bars (the instruments' metadata gave 15 kV, ×600,
+/// 7.89 mm, BSE, 2021-06-23, 165.36 nm; and 3 kV, ×4000, 8.6 mm, SE2,
+/// 2018-12-04, 27.91 nm).
+#[tokio::test]
+async fn settings_of_exports_without_metadata_come_from_their_data_bars() {
+    let Some(src) = shared("archive") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("exports");
+    std::fs::create_dir_all(&root).unwrap();
+    let gray = |rel: &str| {
+        let g = archive::read::pixels(&std::fs::read(src.join(rel)).unwrap()).unwrap();
+        image::GrayImage::from_raw(g.width, g.height, g.pixels).unwrap()
+    };
+    gray("hitachi-tm4000/sample-１_600倍(x600).tif").save(root.join("hitachi.png")).unwrap();
+    let jpeg = std::fs::File::create(root.join("auriga.jpg")).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(jpeg, 90)
+        .encode_image(&gray("zeiss-auriga-tungsten/HTHD/3mm62.tif"))
+        .unwrap();
+    for db in backends(tmp.path()).await {
+        let store = db.open().await;
+        scan(&store, &opts(vec![root.clone()])).await.unwrap();
+        let rows = by_path(store.acquisitions().await.unwrap());
+        for (path, kv, mag, wd, detector, date, nm) in [
+            ("hitachi.png", 15.0, 600.0, 7.9, "BSE", "2021-06-23T00:00:00", 165.36),
+            ("auriga.jpg", 3.0, 4000.0, 8.6, "SE2", "2018-12-04T00:00:00", 27.91),
+        ] {
+            let a = &rows[path];
+            assert_eq!((a.kv, a.magnification, a.wd_mm), (Some(kv), Some(mag), Some(wd)), "{path} {}", db.backend);
+            assert_eq!(a.detector.as_deref(), Some(detector));
+            assert_eq!((a.acquired_at.as_deref(), a.acquired_at_source.as_deref()), (Some(date), Some("databar")));
+            assert!(close(a.pixel_size_nm, nm, 0.01), "{path}: {:?}", a.pixel_size_nm);
+        }
+        store.close().await;
+    }
+}
+
 #[tokio::test]
 async fn moved_renamed_deleted_and_duplicated_files() {
     let tmp = tempfile::tempdir().unwrap();

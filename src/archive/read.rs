@@ -86,6 +86,9 @@ pub struct Reading {
     pub databar_rows: Option<u32>,
     /// Where `databar_rows` came from.
     pub databar_source: Option<DatabarSource>,
+    /// The settings the metadata lacked and the data bar's text supplied
+    /// (`kv`, `magnification`, `wd`, `detector`, `date`, `pixel_size`).
+    pub from_databar: Vec<&'static str>,
     /// The pixels could not be decoded: the metadata stands, the image is
     /// unusable for matching.
     pub pixel_error: Option<String>,
@@ -221,17 +224,22 @@ fn finish(
         meta.modality =
             meta.detector.as_deref().map(|d| Modality::refine(Modality::Sem, Some(d))).filter(|m| *m == Modality::Stem);
     }
-    let pixel_size_nm = meta.pixel_size_for(width);
+    let mut pixel_size_nm = meta.pixel_size_for(width);
     let (mut databar_rows, mut databar_source) = match meta.databar_rows.filter(|r| *r > 0 && *r < height) {
         Some(r) => (Some(r), Some(DatabarSource::Metadata)),
         None => (None, None),
     };
+    let mut from_databar = Vec::new();
     let pixel_error = match &pixels {
         None => None,
         Some(Ok(g)) => {
             if databar_rows.is_none() {
                 databar_rows = databar::detect_bottom(g, height);
                 databar_source = databar_rows.map(|_| DatabarSource::Pixels);
+            }
+            let lacking = meta.kv.is_none() || meta.magnification.is_none() || pixel_size_nm.is_none();
+            if let Some(rows) = databar_rows.filter(|r| lacking && *r <= g.height) {
+                from_databar = fill_from_databar(&mut meta, &mut pixel_size_nm, g, rows);
             }
             None
         }
@@ -246,7 +254,39 @@ fn finish(
         pixel_size_nm,
         databar_rows,
         databar_source,
+        from_databar,
         pixel_error,
         warnings,
     })
+}
+
+/// Reads the data bar in the bottom `rows` of `g` (the image's bottom rows)
+/// and fills in what the metadata lacks: a JPEG or PNG export keeps the
+/// settings only in the pixels. Returns what was filled.
+fn fill_from_databar(meta: &mut Meta, pixel_size_nm: &mut Option<f64>, g: &Gray8, rows: u32) -> Vec<&'static str> {
+    let Some(img) = image::GrayImage::from_raw(g.width, g.height, g.pixels.clone()) else { return Vec::new() };
+    let text = crate::figure::databar::read(&img, [0, g.height - rows, g.width, g.height]);
+    let mut filled = Vec::new();
+    let mut fill = |name: &'static str, slot: &mut Option<f64>, value: Option<f64>| {
+        if slot.is_none() && value.is_some() {
+            *slot = value;
+            filled.push(name);
+        }
+    };
+    fill("kv", &mut meta.kv, text.kv);
+    fill("magnification", &mut meta.magnification, text.magnification);
+    fill("wd", &mut meta.wd_mm, text.wd_mm);
+    let printed = text.scale_bar.as_ref().map(|s| crate::figure::ocr::nm(s.value, &s.unit) / s.length_px);
+    fill("pixel_size", pixel_size_nm, printed);
+    if meta.detector.is_none() && text.detector.is_some() {
+        meta.detector = text.detector;
+        filled.push("detector");
+    }
+    if meta.acquired_at.is_none() {
+        if let Some(d) = text.date {
+            meta.acquired_at = d.and_hms_opt(0, 0, 0);
+            filled.push("date");
+        }
+    }
+    filled
 }

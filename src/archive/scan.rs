@@ -329,7 +329,8 @@ fn apply(fields: &mut Fields, r: &Reading) {
     fields.detector = m.detector.clone();
     if let Some(t) = m.acquired_at {
         fields.acquired_at = Some(t.format("%Y-%m-%dT%H:%M:%S").to_string());
-        fields.acquired_at_source = Some("metadata".into());
+        let source = if r.from_databar.contains(&"date") { "databar" } else { "metadata" };
+        fields.acquired_at_source = Some(source.into());
     }
     fields.magnification = m.magnification;
     fields.pixel_size_nm = r.pixel_size_nm;

@@ -39,7 +39,8 @@ pub struct Acquisition {
     pub detector: Option<String>,
     /// ISO 8601 (instrument local time).
     pub acquired_at: Option<String>,
-    /// "metadata" or "file-time".
+    /// "metadata", "databar" (printed on the data bar of an image without
+    /// metadata) or "file-time".
     pub acquired_at_source: Option<String>,
     /// Indicated magnification.
     pub magnification: Option<f64>,
