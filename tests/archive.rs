@@ -272,10 +272,10 @@ fn small_archive(dir: &Path, names: &[(&str, &str)]) -> Option<PathBuf> {
 
 /// A facility's exports keep their settings only in the pixels: a real
 /// Hitachi frame saved as PNG without its sidecar and a real Zeiss Auriga
-/// frame saved as JPEG get kV, magnification, WD, detector, date and pixel
-/// size from their data bars (the instruments' metadata gave 15 kV, ×600,
-/// 7.89 mm, BSE, 2021-06-23, 165.36 nm; and 3 kV, ×4000, 8.6 mm, SE2,
-/// 2018-12-04, 27.91 nm).
+/// frame saved as JPEG get kV, magnification, WD, detector, date, time and
+/// pixel size from their data bars (the instruments' metadata gave 15 kV,
+/// ×600, 7.89 mm, BSE, 2021-06-23 16:41:13, 165.36 nm; and 3 kV, ×4000,
+/// 8.6 mm, SE2, 2018-12-04 20:56:52, 27.91 nm).
 #[tokio::test]
 async fn settings_of_exports_without_metadata_come_from_their_data_bars() {
     let Some(src) = shared("archive") else { return };
@@ -296,8 +296,8 @@ async fn settings_of_exports_without_metadata_come_from_their_data_bars() {
         scan(&store, &opts(vec![root.clone()])).await.unwrap();
         let rows = by_path(store.acquisitions().await.unwrap());
         for (path, kv, mag, wd, detector, date, nm) in [
-            ("hitachi.png", 15.0, 600.0, 7.9, "BSE", "2021-06-23T00:00:00", 165.36),
-            ("auriga.jpg", 3.0, 4000.0, 8.6, "SE2", "2018-12-04T00:00:00", 27.91),
+            ("hitachi.png", 15.0, 600.0, 7.9, "BSE", "2021-06-23T16:41:00", 165.36),
+            ("auriga.jpg", 3.0, 4000.0, 8.6, "SE2", "2018-12-04T20:56:52", 27.91),
         ] {
             let a = &rows[path];
             assert_eq!((a.kv, a.magnification, a.wd_mm), (Some(kv), Some(mag), Some(wd)), "{path} {}", db.backend);

@@ -284,7 +284,7 @@ fn fill_from_databar(meta: &mut Meta, pixel_size_nm: &mut Option<f64>, g: &Gray8
     }
     if meta.acquired_at.is_none() {
         if let Some(d) = text.date {
-            meta.acquired_at = d.and_hms_opt(0, 0, 0);
+            meta.acquired_at = Some(d.and_time(text.time.unwrap_or_default()));
             filled.push("date");
         }
     }

@@ -140,6 +140,7 @@ pub fn databar_checks(archive: &Path, labels: &Path) -> Result<Vec<DatabarCheck>
                 "wd" => text.wd_mm.is_some(),
                 "detector" => text.detector.is_some(),
                 "date" => text.date.is_some(),
+                "time" => text.time.is_some(),
                 _ => text.scale_bar.is_some(),
             };
             let ok = match f.as_str() {
@@ -153,6 +154,13 @@ pub fn databar_checks(archive: &Path, labels: &Path) -> Result<Vec<DatabarCheck>
                     text.detector.as_ref().zip(meta.detector.as_ref()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
                 }
                 "date" => text.date.is_some() && text.date == meta.acquired_at.map(|t| t.date()),
+                // Printed to the second (Zeiss prints the bar a second or
+                // two before it stamps the file), or to the minute (Hitachi).
+                "time" => text.time.zip(meta.acquired_at.map(|t| t.time())).is_some_and(|(read, meta)| {
+                    let to_minute = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
+                    (meta - read).num_seconds().abs() <= 2
+                        || (chrono::Timelike::second(&read) == 0 && to_minute(read) == to_minute(meta))
+                }),
                 "scale" => text
                     .scale_bar
                     .as_ref()
@@ -364,7 +372,7 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
     let unread = r.databar_settings - r.databar_settings_right - r.databar_settings_wrong;
     writeln!(
         out,
-        "  settings (kV, magnification, WD, detector, date, scale bar) {}/{} {} right, {} wrong, {} not read",
+        "  settings (kV, magnification, WD, detector, date, time, scale bar) {}/{} {} right, {} wrong, {} not read",
         r.databar_settings_right,
         r.databar_settings,
         pct(r.databar_settings_right, r.databar_settings),

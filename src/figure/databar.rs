@@ -18,7 +18,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use image::GrayImage;
 use regex::Regex;
 use serde::Serialize;
@@ -40,6 +40,8 @@ pub struct Text {
     pub detector: Option<String>,
     /// Acquisition date as printed.
     pub date: Option<NaiveDate>,
+    /// Acquisition time of day as printed (`20:56:52`, `16:41`, `1:04:14 PM`).
+    pub time: Option<NaiveTime>,
     /// The bar's scale bar and its label.
     pub scale_bar: Option<Scale>,
 }
@@ -503,6 +505,7 @@ fn settings(cells: &[Cell], out: &mut Text) {
         .magnification
         .or_else(|| MAG.captures(&all).and_then(|c| magnification(&format!("{}x", c.get(1).or(c.get(2))?.as_str()))));
     out.date = out.date.or_else(|| date(&all));
+    out.time = time(&all);
     out.detector = out.detector.clone().or_else(|| {
         all.split_whitespace().find(|t| DETECTORS.iter().any(|d| d.eq_ignore_ascii_case(t))).map(String::from)
     });
@@ -547,6 +550,21 @@ fn date(text: &str) -> Option<NaiveDate> {
     let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let m = months.iter().position(|m| *m == &c[2])? as u32 + 1;
     NaiveDate::from_ymd_opt(c[3].parse().ok()?, m, n(&c[1])?)
+}
+
+/// The first time of day in `text`: `20:56:52`, `16:41`, `1:04:14 PM`.
+fn time(text: &str) -> Option<NaiveTime> {
+    static TIME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b(\d{1,2}) ?:(\d{2})(?::(\d{2}))?(?: ?([AP]M))?\b").unwrap());
+    let c = TIME.captures(text)?;
+    let mut hour: u32 = c[1].parse().ok()?;
+    match c.get(4).map(|m| m.as_str()) {
+        Some("PM") if hour < 12 => hour += 12,
+        Some("AM") if hour == 12 => hour = 0,
+        _ => {}
+    }
+    let second = c.get(3).map_or(Some(0), |s| s.as_str().parse().ok())?;
+    NaiveTime::from_hms_opt(hour, c[2].parse().ok()?, second)
 }
 
 /// The scale bar: the rule (halves on one row joined) or ruler nearest to
@@ -632,6 +650,10 @@ mod tests {
         assert_eq!(date("TM4000 2021/06/23 16:41"), NaiveDate::from_ymd_opt(2021, 6, 23));
         assert_eq!(date("12/18/2017"), NaiveDate::from_ymd_opt(2017, 12, 18));
         assert_eq!(date("18/12/2017"), NaiveDate::from_ymd_opt(2017, 12, 18));
+        assert_eq!(time("4 Dec 2018 | 20:56:52"), NaiveTime::from_hms_opt(20, 56, 52));
+        assert_eq!(time("2021/06/23 16:41 | 50.0µm"), NaiveTime::from_hms_opt(16, 41, 0));
+        assert_eq!(time("1 :04:14 PM 30 µs"), NaiveTime::from_hms_opt(13, 4, 14));
+        assert_eq!(time("FIB Probe = 30KV:600pA"), None);
         assert_eq!(key("Signal A "), Some(Key::Detector));
         assert_eq!(key("Scan Rot"), None);
     }
