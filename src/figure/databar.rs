@@ -177,9 +177,7 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
         }
         numerals(&mut words);
         let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
-        let bbox = run
-            .iter()
-            .fold([u32::MAX, u32::MAX, 0, 0], |b, g| [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]);
+        let bbox = Blob::around(run).bbox();
         cells.push(Cell { text, bbox, line: i, words });
     }
     cells

@@ -67,7 +67,7 @@ pub struct Databar {
     /// Its box in image pixels.
     pub bbox: [u32; 4],
     /// What it says: `lines`, `kv`, `magnification`, `wd_mm`, `detector`,
-    /// `date`, `scale_bar`.
+    /// `date`, `time`, `scale_bar`.
     #[serde(flatten)]
     pub text: databar::Text,
 }

@@ -121,12 +121,7 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
     for i in 0..n {
         for k in 1..=3.min(n - i) {
             let piece = &line[i..i + k];
-            let joined = Blob {
-                x0: piece[0].x0,
-                y0: piece.iter().map(|g| g.y0).min().unwrap_or(0),
-                x1: piece.iter().map(|g| g.x1).max().unwrap_or(0),
-                y1: piece.iter().map(|g| g.y1).max().unwrap_or(0),
-            };
+            let joined = Blob::around(piece);
             let close = piece.windows(2).all(|p| (p[1].x0 as f32 - p[0].x1 as f32) <= 0.2 * band.height());
             if k > 1 && (!close || joined.w() as f32 > 1.4 * band.height()) {
                 continue;
@@ -198,6 +193,21 @@ impl Blob {
     pub fn w(&self) -> u32 {
         self.x1 - self.x0
     }
+
+    /// The smallest box around `glyphs` (not empty).
+    pub fn around(glyphs: &[Blob]) -> Blob {
+        glyphs.iter().fold(Blob { x0: u32::MAX, y0: u32::MAX, x1: 0, y1: 0 }, |b, g| Blob {
+            x0: b.x0.min(g.x0),
+            y0: b.y0.min(g.y0),
+            x1: b.x1.max(g.x1),
+            y1: b.y1.max(g.y1),
+        })
+    }
+
+    /// `[x0, y0, x1, y1]`.
+    pub fn bbox(&self) -> [u32; 4] {
+        [self.x0, self.y0, self.x1, self.y1]
+    }
 }
 
 /// Reads the label of `bar` in `img` (the panel): text the colour of the
@@ -239,9 +249,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         candidates.extend(lines(&blobs, bar, h).into_iter().take(3).map(|l| (l, ink_level)));
     }
     let label = |line: &[Blob], text: String, read: Option<(f64, String)>, confidence: f64| {
-        let bbox = line
-            .iter()
-            .fold([u32::MAX, u32::MAX, 0, 0], |b, g| [b[0].min(g.x0), b[1].min(g.y0), b[2].max(g.x1), b[3].max(g.y1)]);
+        let bbox = Blob::around(line).bbox();
         let (value, unit) = read.map_or((None, None), |(v, u)| (Some(v), Some(u)));
         Label { value, unit, text, bbox, confidence }
     };
