@@ -497,3 +497,106 @@ fn real_databars_agree_with_the_metadata() {
     let zeroed = checks.iter().find(|c| c.path.ends_with("quanta-fei_2_dataZeroed.tif")).unwrap();
     assert!(zeroed.text.lines.is_empty());
 }
+
+/// A micrograph-like texture: no flat paper, no horizontal runs.
+fn texture(w: u32, h: u32) -> image::GrayImage {
+    image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 37 + y * 91) % 200) as u8 + 20]))
+}
+
+/// A page as journal figures are made: two micrographs whose scale-bar
+/// labels are vector text drawn over them, one with its bar drawn as a
+/// filled rectangle (Helvetica, WinAnsi, kerned with TJ), the other with its
+/// bar in the pixels and the label in an embedded Type 0 font whose codes
+/// only its ToUnicode map explains; a caption under the figure that states a
+/// length but is over no image.
+fn vector_label_pdf() -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let raster = |doc: &mut Document, img: &image::GrayImage| {
+        doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => img.width(), "Height" => img.height(),
+            "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray", "Filter" => "FlateDecode" },
+            flate(img.as_raw()),
+        ))
+    };
+    let a = raster(&mut doc, &texture(200, 150));
+    let mut with_bar = texture(200, 150);
+    for (x, y) in (120..180).flat_map(|x| (130..134).map(move |y| (x, y))) {
+        with_bar.put_pixel(x, y, image::Luma([255]));
+    }
+    let b = raster(&mut doc, &with_bar);
+    let helvetica = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1",
+    "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding" });
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n\
+1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
+4 beginbfchar <0001> <0032> <0002> <0020> <0003> <03BC> <0004> <006D> endbfchar\n\
+endcmap CMapName currentdict /CMap defineresource pop end end\n";
+    let to_unicode = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
+    let cid = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "ArialMT",
+    "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"),
+    "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
+    "DW" => 1000, "W" => vec![1.into(), vec![556.into(), 278.into(), 576.into(), 833.into()].into()] });
+    let arial = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "ArialMT",
+    "Encoding" => "Identity-H", "DescendantFonts" => vec![cid.into()], "ToUnicode" => to_unicode });
+    // Image A at 1.5 pt per pixel: its bar is a 60 × 4.5 pt rectangle
+    // (40 × 3 px, over pixel rows 131-134), "500 nm" above it.
+    // Image B at 1 pt per pixel: "2 μm" above its 60-pixel white bar.
+    let content = b"q 300 0 0 225 100 400 cm /A Do Q\n\
+q 1 1 1 rg 280 424 60 4.5 re f Q\n\
+BT /F1 12 Tf 1 0 0 1 284 442 Tm [(5)-30(00)-250(nm)] TJ ET\n\
+q 200 0 0 150 100 100 cm /B Do Q\n\
+BT /F2 10 Tf 232 125 Td <0001000200030004> Tj ET\n\
+BT /F1 9 Tf 100 80 Td (Figure 1. Scale bars, 500 nm and 2 \\265m.) Tj ET\n\
+0.5 w 100 70 m 400 70 l S\n";
+    let page = doc.add_object(Stream::new(dictionary! {}, content.to_vec()));
+    let resources = dictionary! { "XObject" => dictionary! { "A" => a, "B" => b },
+    "Font" => dictionary! { "F1" => helvetica, "F2" => arial } };
+    let kid = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => page,
+    "Resources" => resources, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()] });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![kid.into()], "Count" => 1 }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn scale_bar_labels_drawn_as_vector_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pdf = tmp.path().join("figure.pdf");
+    std::fs::write(&pdf, vector_label_pdf()).unwrap();
+    let run = emtrace(tmp.path()).args(["--json", "extract", "--panels"]).arg(&pdf).assert().success();
+    let rows = json_lines(&run.get_output().stdout);
+    let images = rows[0]["images"].as_array().unwrap();
+    let panel = |w: u64| {
+        let img = images.iter().find(|i| i["placements"][0]["bbox"][2].as_f64() == Some(w as f64)).unwrap();
+        img["panels"][0].clone()
+    };
+    // A: the drawn rectangle is the bar, 40 px long; 500 nm / 40 px.
+    let a = panel(400);
+    let bar = &a["scale_bar"];
+    assert_eq!(bar["source"], "vector-text", "{a}");
+    assert_eq!(
+        (bar["value"].as_f64(), bar["unit"].as_str(), bar["text"].as_str()),
+        (Some(500.0), Some("nm"), Some("500 nm"))
+    );
+    assert_eq!(bar["bbox"], serde_json::json!([120, 131, 160, 134]));
+    assert!((bar["length_px"].as_f64().unwrap() - 40.0).abs() < 1e-6, "{bar}");
+    assert!((a["nm_per_px"].as_f64().unwrap() - 12.5).abs() < 1e-6);
+    // B: the label names the bar found in the pixels (60 px): 2 µm / 60 px.
+    let b = panel(300);
+    let bar = &b["scale_bar"];
+    assert_eq!(bar["source"], "vector-text", "{b}");
+    assert_eq!((bar["value"].as_f64(), bar["unit"].as_str()), (Some(2.0), Some("µm")));
+    assert_eq!(bar["bbox"], serde_json::json!([120, 130, 180, 134]));
+    assert!((b["nm_per_px"].as_f64().unwrap() - 2000.0 / 60.0).abs() < 0.05, "{b}");
+    // The label box lies over the bar, where the text was drawn.
+    let l: Vec<u64> = bar["label_bbox"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(l[0] >= 130 && l[0] <= 134 && l[3] <= 130 && l[3] >= 124, "{l:?}");
+}

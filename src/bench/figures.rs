@@ -270,7 +270,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
                     *n += usize::from(theirs == want);
                 }
                 // The whole pipeline with Tesseract for labels the glyph reader is unsure of.
-                let with = figure::panels_with(&img, &figure::Options { tesseract: true });
+                let with = figure::panels_with(&img, &figure::Options { tesseract: true }, &figure::Vector::default());
                 let read = with.iter().filter_map(|p| p.scale_bar.as_ref()).find(|d| iou(d.bbox, t) >= 0.5);
                 let read = read.and_then(|d| Some((d.value?, d.unit.clone()?)));
                 if let Some(n) = r.labels_exact_with_tesseract.as_mut() {

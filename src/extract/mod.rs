@@ -147,6 +147,9 @@ pub struct Image {
     /// Decoded pixels.
     #[serde(skip)]
     pub pixels: Option<DynamicImage>,
+    /// Text and rules the document draws over it (scale-bar labels and bars).
+    #[serde(skip)]
+    pub vector: crate::figure::Vector,
 }
 
 /// A member of an archive that could not be read (its images are absent).
@@ -237,8 +240,7 @@ pub(crate) fn read_kind(kind: Kind, bytes: &[u8], limits: &Limits, depth: usize)
     }
     match kind {
         Kind::Pdf => {
-            let (mut images, error) = pdf::extract(bytes, limits)?;
-            images.extend(tiles::join(&images));
+            let (images, error) = pdf::extract(bytes, limits)?;
             Ok(Read { images, members: Vec::new(), error })
         }
         Kind::Image => Ok(Read { images: vec![standalone(bytes, limits)], ..Default::default() }),
@@ -270,6 +272,7 @@ fn standalone(bytes: &[u8], limits: &Limits) -> Image {
         panels: None,
         png: None,
         pixels: None,
+        vector: Default::default(),
     };
     let decoded = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -312,7 +315,7 @@ fn standalone(bytes: &[u8], limits: &Limits) -> Image {
 pub fn add_panels(x: &mut Extraction, options: &crate::figure::Options) {
     for img in &mut x.images {
         if let (Some(px), Role::Image | Role::Figure) = (&img.pixels, img.role) {
-            img.panels = Some(crate::figure::panels_with(&px.to_luma8(), options));
+            img.panels = Some(crate::figure::panels_with(&px.to_luma8(), options, &img.vector));
         }
     }
 }

@@ -103,6 +103,7 @@ pub fn join(images: &[Image]) -> Vec<Image> {
             panels: None,
             png: None,
             pixels: Some(DynamicImage::ImageRgb8(canvas)),
+            vector: Default::default(),
         });
     }
     out
@@ -131,6 +132,7 @@ mod tests {
             panels: None,
             png: None,
             pixels: Some(DynamicImage::ImageLuma8(image::GrayImage::from_pixel(10, 10, image::Luma([value])))),
+            vector: Default::default(),
         }
     }
 

@@ -7,7 +7,9 @@
 //! content. A micrograph fills its box with texture; plots, spectra and
 //! schemes are mostly background with thin strokes.
 //!
-//! Each micrograph's scale bar is found by [`scalebar`].
+//! Each micrograph's scale bar is found by [`scalebar`]. Where the document
+//! draws the label as text over the image (and often the bar as a filled
+//! rectangle), the label is taken from that text, which needs no reading.
 
 pub mod databar;
 pub mod ocr;
@@ -51,9 +53,9 @@ pub struct ScaleBar {
     pub bbox: [u32; 4],
     /// Its length in pixels (sub-pixel).
     pub length_px: f64,
-    /// Where the label was read from: `ocr` (the glyph reader), `tesseract`
-    /// or `databar` (the scale bar the instrument printed on its data bar;
-    /// `vector-text` is not read yet).
+    /// Where the label was read from: `vector-text` (text the PDF draws over
+    /// the image), `ocr` (the glyph reader), `tesseract` or `databar` (the
+    /// scale bar the instrument printed on its data bar).
     pub source: &'static str,
     /// 0–1 trust in the label read (and so in `nm_per_px`).
     pub confidence: f64,
@@ -71,6 +73,28 @@ pub struct Databar {
     #[serde(flatten)]
     pub text: databar::Text,
 }
+
+/// Text and rules a document draws over an image, in the image's pixels
+/// (y down): where a figure's scale-bar labels and bars are vector graphics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Vector {
+    /// Text lines.
+    pub texts: Vec<VectorText>,
+    /// Thin filled rectangles and horizontal lines, `[x0, y0, x1, y1]`.
+    pub rules: Vec<[f64; 4]>,
+}
+
+/// One line of text drawn over an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorText {
+    /// As decoded, trimmed.
+    pub text: String,
+    /// `[x0, y0, x1, y1]`, from the descender to the cap height.
+    pub bbox: [f64; 4],
+}
+
+/// Trust in a label that the document states as text.
+const VECTOR_CONFIDENCE: f64 = 0.95;
 
 /// Smallest panel side kept, in pixels.
 const MIN_SIDE: u32 = 24;
@@ -243,11 +267,12 @@ const TRUSTED: f64 = 0.25;
 /// Splits a figure (or a single panel) into panels, reading labels with the
 /// built-in glyph reader only.
 pub fn panels(img: &GrayImage) -> Vec<Panel> {
-    panels_with(img, &Options::default())
+    panels_with(img, &Options::default(), &Vector::default())
 }
 
-/// Splits a figure (or a single panel) into panels.
-pub fn panels_with(img: &GrayImage, options: &Options) -> Vec<Panel> {
+/// Splits a figure (or a single panel) into panels; `vector` is what the
+/// document draws over it.
+pub fn panels_with(img: &GrayImage, options: &Options, vector: &Vector) -> Vec<Panel> {
     let (w, h) = img.dimensions();
     if w < MIN_SIDE || h < MIN_SIDE {
         return Vec::new();
@@ -268,10 +293,12 @@ pub fn panels_with(img: &GrayImage, options: &Options) -> Vec<Panel> {
             let micrograph = cutter.is_micrograph(b);
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
             let in_image = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
+            let stated = micrograph.then(|| vector_scale_bar(vector, b, in_image.as_ref())).flatten();
             // The data bar's own scale bar, printed by the instrument: where no
             // bar was found, or the label of the bar found (the same bar) was
             // not read.
             let scale_bar = match (in_image, databar.as_ref().and_then(databar_scale)) {
+                _ if stated.is_some() => stated,
                 (None, printed) => printed,
                 (Some(found), Some(printed)) if found.value.is_none() && same_bar(found.bbox, printed.bbox) => {
                     Some(ScaleBar { bbox: found.bbox, length_px: found.length_px, ..printed })
@@ -314,6 +341,54 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
         source: "ocr",
         confidence: label.as_ref().map_or(0.0, |l| l.confidence),
     })
+}
+
+/// A scale bar whose label the document draws as text within panel `b`:
+/// its bar is the rule drawn nearest the label, else the bar `found` in the
+/// pixels when the label sits over, under or beside it.
+fn vector_scale_bar(v: &Vector, b: [u32; 4], found: Option<&ScaleBar>) -> Option<ScaleBar> {
+    let inside = |r: &[f64; 4]| {
+        let (cx, cy) = ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
+        cx >= b[0] as f64 && cx < b[2] as f64 && cy >= b[1] as f64 && cy < b[3] as f64
+    };
+    for t in v.texts.iter().filter(|t| inside(&t.bbox)) {
+        let Some((value, unit)) = ocr::parse(&t.text) else { continue };
+        let l = t.bbox;
+        let h = l[3] - l[1];
+        // Within three label heights, no thicker than the label, not under it.
+        let near = |r: &[f64; 4]| {
+            let dy = (r[1] - l[3]).max(l[1] - r[3]).max(0.0);
+            let dx = (r[0] - l[2]).max(l[0] - r[2]).max(0.0);
+            let cx = (l[0] + l[2]) / 2.0;
+            let over_under = cx > r[0] - h && cx < r[2] + h && dy <= 3.0 * h;
+            let beside = dy == 0.0 && dx <= 3.0 * h;
+            let covered = dx == 0.0 && dy == 0.0;
+            (over_under || beside) && !covered && r[3] - r[1] <= h
+        };
+        let gap = |r: &&[f64; 4]| {
+            let (dx, dy) = ((r[0] + r[2] - l[0] - l[2]) / 2.0, (r[1] + r[3] - l[1] - l[3]) / 2.0);
+            dx * dx + dy * dy
+        };
+        let rule = v.rules.iter().filter(|r| inside(r) && near(r)).min_by(|a, b| gap(a).total_cmp(&gap(b)));
+        let (bbox, length_px) = match (rule, found) {
+            (Some(r), _) => {
+                ([r[0].floor(), r[1].floor(), r[2].ceil(), r[3].ceil()].map(|v| v.max(0.0) as u32), r[2] - r[0])
+            }
+            (None, Some(f)) if near(&f.bbox.map(f64::from)) => (f.bbox, f.length_px),
+            _ => continue,
+        };
+        return Some(ScaleBar {
+            value: Some(value),
+            unit: Some(unit),
+            text: Some(t.text.clone()),
+            label_bbox: Some([l[0].floor(), l[1].floor(), l[2].ceil(), l[3].ceil()].map(|v| v.max(0.0) as u32)),
+            bbox,
+            length_px,
+            source: "vector-text",
+            confidence: VECTOR_CONFIDENCE,
+        });
+    }
+    None
 }
 
 /// The scale bar a data bar prints, as a panel's scale bar.

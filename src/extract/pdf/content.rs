@@ -1,10 +1,10 @@
-//! A content-stream tokenizer that keeps what image extraction needs:
-//! numeric and name operands, operators, and inline images (`BI … ID … EI`)
-//! with their dictionary and raw data.
+//! A content-stream tokenizer that keeps what image and label extraction
+//! needs: numeric, name, string and array operands, operators, and inline
+//! images (`BI … ID … EI`) with their dictionary and raw data.
 //!
 //! Follows ISO 32000-1 §7.2 (lexical conventions) and §8.9.7 (inline images).
-//! Strings, arrays and dictionaries that are operands of other operators are
-//! skipped as opaque values; malformed bytes are skipped, never fatal.
+//! Dictionaries that are operands of other operators are skipped as opaque
+//! values; malformed bytes are skipped, never fatal.
 
 use lopdf::{Dictionary, Object};
 
@@ -15,7 +15,11 @@ pub enum Operand {
     Num(f64),
     /// A name, without the slash.
     Name(Vec<u8>),
-    /// Anything else (strings, arrays, dictionaries, booleans).
+    /// A string, literal or hexadecimal, its escapes resolved.
+    Str(Vec<u8>),
+    /// An array (`TJ`'s strings and kerning).
+    Array(Vec<Object>),
+    /// Anything else (dictionaries, booleans).
     Other,
 }
 
@@ -70,23 +74,64 @@ impl<'a> Tokens<'a> {
         &self.data[start..self.pos]
     }
 
-    fn literal_string(&mut self) {
+    /// A literal string from its opening parenthesis, escapes resolved
+    /// (ISO 32000-1 §7.3.4.2); an unterminated one ends with the data.
+    fn literal_string(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
         let mut depth = 0usize;
         while let Some(&b) = self.data.get(self.pos) {
             self.pos += 1;
             match b {
-                b'\\' => self.pos += 1,
-                b'(' => depth += 1,
+                b'\\' => {
+                    let Some(&e) = self.data.get(self.pos) else { break };
+                    self.pos += 1;
+                    match e {
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'0'..=b'7' => {
+                            let mut v = u32::from(e - b'0');
+                            for _ in 0..2 {
+                                match self.data.get(self.pos) {
+                                    Some(&d @ b'0'..=b'7') => {
+                                        v = v * 8 + u32::from(d - b'0');
+                                        self.pos += 1;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            out.push(v as u8);
+                        }
+                        // A backslash at the end of a line continues it.
+                        b'\r' => {
+                            if self.data.get(self.pos) == Some(&b'\n') {
+                                self.pos += 1;
+                            }
+                        }
+                        b'\n' => {}
+                        other => out.push(other),
+                    }
+                }
+                b'(' => {
+                    depth += 1;
+                    if depth > 1 {
+                        out.push(b);
+                    }
+                }
                 b')' => {
                     depth = depth.saturating_sub(1);
                     if depth == 0 {
-                        return;
+                        return out;
                     }
+                    out.push(b);
                 }
-                _ => {}
+                _ => out.push(b),
             }
         }
         self.pos = self.pos.min(self.data.len());
+        out
     }
 
     /// Reads one value (for inline image dictionaries and skipped operands).
@@ -99,10 +144,7 @@ impl<'a> Tokens<'a> {
                 self.pos += 1;
                 Some(Value::Name(self.regular()))
             }
-            b'(' => {
-                self.literal_string();
-                Some(Value::Other)
-            }
+            b'(' => Some(Value::Bytes(self.literal_string())),
             b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                 self.pos += 2;
                 let mut dict = Dictionary::new();
@@ -235,6 +277,8 @@ impl<'a> Iterator for Tokens<'a> {
                     None => operands.clear(),
                 },
                 Value::Word(b"true" | b"false" | b"null") => operands.push(Operand::Other),
+                Value::Bytes(b) => operands.push(Operand::Str(b)),
+                Value::Array(a) => operands.push(Operand::Array(a)),
                 Value::Word(op) => return Some(Event::Op(op, std::mem::take(&mut operands))),
                 Value::Close => {}
                 _ => operands.push(Operand::Other),
@@ -361,7 +405,20 @@ mod tests {
             e => panic!("{e:?}"),
         }
         assert!(matches!(&ev[5], Event::Op(b"Q", _)));
-        assert!(matches!(&ev[6], Event::Op(b"Tj", o) if o == &[Operand::Other]));
+        assert!(matches!(&ev[6], Event::Op(b"Tj", o) if o == &[Operand::Str(b"a".to_vec())]));
+    }
+
+    #[test]
+    fn strings_and_arrays() {
+        let s = br"(a\(b\) \101\n(nested)) Tj [(2) -120 <3030> (\265m)] TJ (cut";
+        let ev: Vec<Event> = Tokens::new(s).collect();
+        assert!(matches!(&ev[0], Event::Op(b"Tj", o) if o == &[Operand::Str(b"a(b) A\n(nested)".to_vec())]));
+        let Event::Op(b"TJ", o) = &ev[1] else { panic!("{:?}", ev[1]) };
+        let Operand::Array(a) = &o[0] else { panic!("{o:?}") };
+        let strings: Vec<&[u8]> = a.iter().filter_map(|o| o.as_str().ok()).collect();
+        assert_eq!(strings, [b"2".as_slice(), b"00", b"\xb5m"]);
+        assert_eq!(a[1].as_float().unwrap(), -120.0);
+        assert_eq!(ev.len(), 2, "an unterminated string is no operator");
     }
 
     #[test]

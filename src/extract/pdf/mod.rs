@@ -7,18 +7,23 @@
 //! patterns, Type 3 glyphs and annotation appearance streams, and reads
 //! inline images. One image drawn several times is one image with several
 //! placements; soft masks and stencil masks are listed as their own images.
+//! The text and thin rules drawn over a picture are kept with it, in its
+//! pixels (module `marks`): vector scale-bar labels and bars.
 
 mod content;
 pub mod decode;
 mod filters;
+mod marks;
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::time::Instant;
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 use rayon::prelude::*;
 
 use self::content::{Event, Operand, Tokens};
+use self::marks::{Font, Mark, Path, TextObject, TextParams};
 use super::{ExtractError, Image, Limits, Placement, Role};
 
 type Matrix = [f64; 6];
@@ -89,6 +94,19 @@ struct Walker<'a> {
     /// Content bytes interpreted so far (bounds work on hostile files).
     work: usize,
     error: Option<ExtractError>,
+    /// Text and rules drawn, in page space.
+    marks: Vec<Mark>,
+    /// Fonts read so far, by their dictionary's address.
+    fonts: HashMap<*const Dictionary, Rc<Font<'a>>>,
+}
+
+/// What `q` saves and `Q` restores.
+#[derive(Clone)]
+struct State<'a> {
+    ctm: Matrix,
+    line_width: f64,
+    text: TextParams,
+    font: Option<(&'a Dictionary, Rc<Font<'a>>)>,
 }
 
 impl<'a> Walker<'a> {
@@ -152,9 +170,10 @@ impl<'a> Walker<'a> {
             self.error.get_or_insert(ExtractError::TooLarge("content streams too large".into()));
             return;
         }
-        let mut ctm = ctm;
-        let mut stack: Vec<Matrix> = Vec::new();
-        let mut font: Option<&'a Dictionary> = None;
+        let mut gs = State { ctm, line_width: 1.0, text: TextParams::default(), font: None };
+        let mut stack: Vec<State<'a>> = Vec::new();
+        let mut text = TextObject::new();
+        let mut path = Path::default();
         let mut fill_pattern: Option<&'a Object> = None;
         let doc = self.doc;
         let resource = |key: &[u8], name: &[u8]| {
@@ -169,12 +188,31 @@ impl<'a> Walker<'a> {
                     let nums: Vec<f64> =
                         args.iter().filter_map(|a| if let Operand::Num(v) = a { Some(*v) } else { None }).collect();
                     let name = args.iter().rev().find_map(|a| if let Operand::Name(n) = a { Some(n) } else { None });
+                    let ctm = gs.ctm;
                     match op {
-                        b"q" if stack.len() < 256 => stack.push(ctm),
-                        b"Q" => ctm = stack.pop().unwrap_or(ctm),
+                        b"q" if stack.len() < 256 => stack.push(gs.clone()),
+                        b"Q" => gs = stack.pop().unwrap_or(gs),
                         b"cm" if nums.len() == 6 => {
-                            ctm = mul(&[nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]], &ctm);
+                            gs.ctm = mul(&[nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]], &ctm);
                         }
+                        b"w" if nums.len() == 1 => gs.line_width = nums[0],
+                        b"m" | b"l" | b"re" | b"c" | b"v" | b"y" => path.build(op, &nums, &ctm),
+                        b"BT" => text = TextObject::new(),
+                        b"Tc" if nums.len() == 1 => gs.text.char_space = nums[0],
+                        b"Tw" if nums.len() == 1 => gs.text.word_space = nums[0],
+                        b"Tz" if nums.len() == 1 => gs.text.scale = nums[0] / 100.0,
+                        b"TL" if nums.len() == 1 => gs.text.leading = nums[0],
+                        b"Ts" if nums.len() == 1 => gs.text.rise = nums[0],
+                        b"Td" if nums.len() == 2 => text.next_line(nums[0], nums[1]),
+                        b"TD" if nums.len() == 2 => {
+                            gs.text.leading = -nums[1];
+                            text.next_line(nums[0], nums[1]);
+                        }
+                        b"Tm" if nums.len() == 6 => {
+                            text.tlm = [nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]];
+                            text.tm = text.tlm;
+                        }
+                        b"T*" => text.next_line(0.0, -gs.text.leading),
                         b"Do" => {
                             if let Some(Object::Reference(id)) = name.and_then(|n| resource(b"XObject", n)) {
                                 self.xobject(*id, resources, &ctm, depth);
@@ -188,17 +226,54 @@ impl<'a> Walker<'a> {
                                 self.xobject(*id, resources, &ctm, depth);
                             }
                         }
-                        b"Tf" => font = name.and_then(|n| self.dict(resource(b"Font", n))),
+                        b"Tf" => {
+                            gs.font = name.and_then(|n| self.dict(resource(b"Font", n))).map(|d| (d, self.font(d)));
+                            if let Some(&size) = nums.last() {
+                                gs.text.size = size;
+                            }
+                        }
                         b"Tj" | b"TJ" | b"'" | b"\"" => {
-                            if let Some(f) =
-                                font.filter(|f| matches!(f.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Type3"))
+                            if op == b"\"" && nums.len() == 2 {
+                                (gs.text.word_space, gs.text.char_space) = (nums[0], nums[1]);
+                            }
+                            if op != b"Tj" && op != b"TJ" {
+                                text.next_line(0.0, -gs.text.leading);
+                            }
+                            let font = gs.font.as_ref().map(|(_, f)| f.as_ref());
+                            let (marks, page) = (&mut self.marks, self.page);
+                            let mut show = |bytes: &[u8], text: &mut TextObject| {
+                                if let Some((t, bbox)) = text.show(bytes, font, &gs.text, &ctm) {
+                                    marks::add_text(marks, page, t, bbox);
+                                }
+                            };
+                            for arg in &args {
+                                match arg {
+                                    Operand::Str(bytes) => show(bytes, &mut text),
+                                    Operand::Array(items) => {
+                                        for item in items {
+                                            match (item.as_str(), item.as_float()) {
+                                                (Ok(bytes), _) => show(bytes, &mut text),
+                                                (_, Ok(n)) => text.kern(f64::from(n), &gs.text),
+                                                _ => {}
+                                            }
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            if let Some((f, _)) = gs
+                                .font
+                                .as_ref()
+                                .filter(|(f, _)| matches!(f.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Type3"))
                             {
                                 self.type3(f, resources, &ctm, depth);
                             }
                         }
                         b"scn" | b"SCN" => fill_pattern = name.and_then(|n| resource(b"Pattern", n)),
-                        b"f" | b"F" | b"f*" | b"B" | b"B*" | b"b" | b"b*" | b"S" | b"s" => {
-                            if let Some(Object::Reference(id)) = fill_pattern {
+                        b"f" | b"F" | b"f*" | b"B" | b"B*" | b"b" | b"b*" | b"S" | b"s" | b"n" => {
+                            let scale = (ctm[2] * ctm[2] + ctm[3] * ctm[3]).sqrt();
+                            path.paint(op, gs.line_width * scale, self.page, &mut self.marks);
+                            if let Some(Object::Reference(id)) = fill_pattern.filter(|_| op != b"n") {
                                 self.xobject(*id, resources, &ctm, depth);
                             }
                         }
@@ -213,7 +288,7 @@ impl<'a> Walker<'a> {
                     self.found.push(Found {
                         id: format!("p{}-inline-{}", self.page, self.inline_count),
                         role: if stencil { Role::Stencil } else { Role::Image },
-                        placements: vec![placement(self.page, &ctm, None)],
+                        placements: vec![placement(self.page, &gs.ctm, None)],
                         source: Source::Inline(dict, bytes.to_vec(), spaces),
                         mask: None,
                     });
@@ -277,6 +352,12 @@ impl<'a> Walker<'a> {
                 self.active.remove(id);
             }
         }
+    }
+
+    /// A font's encoding and widths, read once per font dictionary.
+    fn font(&mut self, dict: &'a Dictionary) -> Rc<Font<'a>> {
+        let (doc, limit) = (self.doc, self.limits.max_decompressed);
+        self.fonts.entry(dict as *const Dictionary).or_insert_with(|| Rc::new(Font::new(doc, dict, limit))).clone()
     }
 
     fn stream_bytes(&mut self, s: &lopdf::Stream) -> Option<Vec<u8>> {
@@ -412,7 +493,8 @@ fn pages(doc: &Document) -> Vec<(&Dictionary, Option<&Dictionary>)> {
     out
 }
 
-/// Extracts (and decodes) every image of a PDF.
+/// Extracts (and decodes) every image of a PDF, with the figures that
+/// tiled pictures make, each with the text and rules drawn over it.
 pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<ExtractError>), ExtractError> {
     let started = Instant::now();
     let doc = Document::load_mem(bytes).map_err(|e| match e {
@@ -433,6 +515,8 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
         inline_count: 0,
         work: 0,
         error: None,
+        marks: Vec::new(),
+        fonts: HashMap::new(),
     };
     for (n, (page, resources)) in pages(&doc).into_iter().enumerate() {
         w.page = n as u32 + 1;
@@ -441,7 +525,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
             break;
         }
     }
-    let Walker { found, error, deadline, .. } = w;
+    let Walker { found, error, deadline, marks, .. } = w;
     let pixels = |info: &decode::Info, data: &[u8], mask: Option<&image::GrayImage>| {
         if Instant::now() > deadline {
             return Err(ExtractError::TimeLimit(limits.time_per_file));
@@ -457,7 +541,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
             pixels(&info, data, None).ok().map(|px| (i, decode::alpha(&px)))
         })
         .collect();
-    let images = found
+    let mut images: Vec<Image> = found
         .par_iter()
         .map(|f| {
             let (info, pixels, error) = match source(&doc, f) {
@@ -489,8 +573,11 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<Image>, Option<Extr
                 panels: None,
                 png: None,
                 pixels,
+                vector: Default::default(),
             }
         })
         .collect();
+    images.extend(super::tiles::join(&images));
+    marks::overlay(&mut images, &marks);
     Ok((images, error))
 }
