@@ -338,26 +338,28 @@ fn cli_json_and_png_output() {
     assert!(rows[1]["error"].as_str().unwrap().contains("HTML"));
 }
 
-/// A real multi-panel figure (Nature Communications, CC-BY): its panels,
-/// micrographs told from plots (boxes checked by eye on the figure).
+/// The panels `extract --panels --json` reports for an image file.
+fn json_panels(dir: &std::path::Path, file: &std::path::Path) -> Vec<serde_json::Value> {
+    let run = emtrace(dir).args(["--json", "extract", "--panels"]).arg(file).assert().success();
+    let rows = json_lines(&run.get_output().stdout);
+    rows[0]["images"][0]["panels"].as_array().unwrap().clone()
+}
+
+fn json_box(v: &serde_json::Value) -> [u64; 4] {
+    let b: Vec<u64> = v["bbox"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    [b[0], b[1], b[2], b[3]]
+}
+
+/// Real multi-panel figures (Nature Communications, CC-BY): their panels,
+/// micrographs told from plots, and framed insets as children (boxes
+/// checked by eye on the figures).
 #[test]
 fn real_figure_panels() {
     let Some(dir) = shared("published/exsclaim/figures") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let run = emtrace(tmp.path())
-        .args(["--json", "extract", "--panels"])
-        .arg(dir.join("s41467-018-06211-3_fig2.jpg"))
-        .assert()
-        .success();
-    let rows = json_lines(&run.get_output().stdout);
-    let panels = rows[0]["images"][0]["panels"].as_array().unwrap();
-    let boxes: Vec<([u64; 4], bool)> = panels
-        .iter()
-        .map(|p| {
-            let b: Vec<u64> = p["bbox"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-            ([b[0], b[1], b[2], b[3]], p["micrograph"].as_bool().unwrap())
-        })
-        .collect();
+    let panels = json_panels(tmp.path(), &dir.join("s41467-018-06211-3_fig2.jpg"));
+    let boxes: Vec<([u64; 4], bool)> =
+        panels.iter().map(|p| (json_box(p), p["micrograph"].as_bool().unwrap())).collect();
     let near = |a: [u64; 4], b: [u64; 4]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12);
     // Panel a (HAADF image with an FFT inset), f (SEM-like overview), and the line profile b.
     assert!(boxes.iter().any(|(b, m)| near(*b, [15, 4, 386, 251]) && *m), "{boxes:?}");
@@ -365,6 +367,26 @@ fn real_figure_panels() {
     assert!(boxes.iter().any(|(b, m)| near(*b, [1, 287, 370, 503]) && !*m), "{boxes:?}");
     for key in ["bbox", "micrograph", "scale_bar", "nm_per_px", "databar", "children"] {
         assert!(panels[0].get(key).is_some(), "{key}");
+    }
+    // Panel a's white-framed FFT inset (frame included) is its one child;
+    // the dashed boxes marking regions b and c are not insets.
+    let a = panels.iter().find(|p| json_box(p)[..2] == [15, 4]).unwrap();
+    let children = a["children"].as_array().unwrap();
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert!(near(json_box(&children[0]), [20, 10, 125, 117]), "{children:?}");
+    for key in ["bbox", "micrograph", "scale_bar", "nm_per_px", "databar", "children"] {
+        assert!(children[0].get(key).is_some(), "{key}");
+    }
+    // Figure 1's panels g, h and i: the framed FFT insets in their top-right
+    // corners. (h's zoom inset, framed on two sides in the panel's corner,
+    // is not found: two frame sides are also what a grid left unsplit shows.)
+    let insets: Vec<[u64; 4]> = json_panels(tmp.path(), &dir.join("s41467-018-06211-3_fig1.jpg"))
+        .iter()
+        .flat_map(|p| p["children"].as_array().unwrap().iter().map(json_box).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(insets.len(), 3, "{insets:?}");
+    for truth in [[125, 497, 217, 579], [393, 497, 451, 551], [621, 497, 682, 554]] {
+        assert!(insets.iter().any(|b| near(*b, truth)), "{truth:?} not among {insets:?}");
     }
 }
 

@@ -7,11 +7,15 @@
 //! content. A micrograph fills its box with texture; plots, spectra and
 //! schemes are mostly background with thin strokes.
 //!
+//! Framed insets in a micrograph ([`inset`]) are its children, panels of
+//! their own.
+//!
 //! Each micrograph's scale bar is found by [`scalebar`]. Where the document
 //! draws the label as text over the image (and often the bar as a filled
 //! rectangle), the label is taken from that text, which needs no reading.
 
 pub mod databar;
+pub mod inset;
 pub mod ocr;
 pub mod scalebar;
 
@@ -34,7 +38,8 @@ pub struct Panel {
     pub nm_per_px: Option<f64>,
     /// A burned-in instrument data bar at the bottom of the panel.
     pub databar: Option<Databar>,
-    /// Insets: not separated yet.
+    /// Framed insets set into it (an FFT, a diffraction pattern, a zoom),
+    /// each a panel of its own.
     pub children: Vec<Panel>,
 }
 
@@ -305,10 +310,44 @@ pub fn panels_with(img: &GrayImage, options: &Options, vector: &Vector) -> Vec<P
                 }
                 (found, _) => found,
             };
-            let nm_per_px = scale_bar.as_ref().and_then(|s| Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px));
-            Panel { bbox: b, micrograph, scale_bar, nm_per_px, databar, children: Vec::new() }
+            let children = if micrograph { insets(img, &cutter, b, options) } else { Vec::new() };
+            // A frame line of an inset is no scale bar of the panel.
+            let scale_bar =
+                scale_bar.filter(|s| s.source != "ocr" || !children.iter().any(|c| on_frame(s.bbox, c.bbox)));
+            Panel { bbox: b, micrograph, nm_per_px: nm_per_px(scale_bar.as_ref()), scale_bar, databar, children }
         })
         .collect()
+}
+
+fn nm_per_px(s: Option<&ScaleBar>) -> Option<f64> {
+    let s = s?;
+    Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px)
+}
+
+/// The framed insets of panel `b` that are pictures (a framed box of flat
+/// paper is a label), each with its own scale bar when it has one.
+fn insets(img: &GrayImage, cutter: &Cutter, b: [u32; 4], options: &Options) -> Vec<Panel> {
+    inset::find(img, b)
+        .into_iter()
+        .filter(|c| cutter.is_micrograph(*c))
+        .map(|c| {
+            let scale_bar = scale_bar_of(img, c, options);
+            Panel {
+                bbox: c,
+                micrograph: true,
+                nm_per_px: nm_per_px(scale_bar.as_ref()),
+                scale_bar,
+                databar: None,
+                children: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// A box on or inside an inset's frame.
+fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
+    let m = inset::SLACK;
+    bar[0] + m >= inset[0] && bar[2] <= inset[2] + m && bar[1] + m >= inset[1] && bar[3] <= inset[3] + m
 }
 
 fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<ScaleBar> {
