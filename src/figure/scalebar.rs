@@ -77,7 +77,7 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
         for (s, e, mean) in runs(img, y, min_len, max_len) {
             let same = open
                 .iter()
-                .position(|r| r.x0.abs_diff(s) <= 1 && r.x1.abs_diff(e) <= 1 && (r.mean - mean).abs() < 20.0);
+                .position(|r| r.x0.abs_diff(s) <= 1 && r.x1.abs_diff(e) <= 1 && (r.mean - mean).abs() < 30.0);
             match same {
                 Some(i) => {
                     let mut r = open.swap_remove(i);
@@ -100,6 +100,9 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
             continue;
         }
         let Some(light) = stands_out(img, &r) else { continue };
+        if boxed(img, &r) {
+            continue;
+        }
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let place = if !(0.2..=0.65).contains(&cy) { 1.5 } else { 1.0 };
@@ -113,19 +116,44 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
     Some(Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light })
 }
 
-/// The rows two above and two below the bar (the next row may be its
-/// anti-aliased edge) differ from it along most of its length, both the
-/// same way (lighter or darker). Returns whether the bar is the lighter.
+/// The rows above and below the bar differ from it along most of its
+/// length, both the same way (lighter or darker). Returns whether the bar is
+/// the lighter. On each side the row two beyond the bar counts (the next one
+/// may be its anti-aliased edge), or, beyond a bar three or more rows thick,
+/// the row a step further while the rows between still shade from the bar's
+/// grey towards it (a blurred edge).
 fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
     let h = img.height();
-    let side = |y: u32| -> (f64, f64) {
-        let n = (r.x1 - r.x0) as f64;
+    let n = (r.x1 - r.x0) as f64;
+    let mean = |y: u32| (r.x0..r.x1).map(|x| img.get_pixel(x, y)[0] as f64).sum::<f64>() / n;
+    let row = |y: u32| -> (f64, f64) {
         let lighter = (r.x0..r.x1).filter(|&x| r.mean - img.get_pixel(x, y)[0] as f64 >= CONTRAST).count() as f64;
         let darker = (r.x0..r.x1).filter(|&x| img.get_pixel(x, y)[0] as f64 - r.mean >= CONTRAST).count() as f64;
         (lighter / n, darker / n)
     };
+    // Rows 2, 3 and 4 away on one side, nearest first.
+    let side = |rows: [Option<u32>; 3]| -> Option<(f64, f64)> {
+        let mut best = row(rows[0]?);
+        let mut last = mean(rows[0]?);
+        // A bar two rows thick is too thin to have been blurred.
+        let further = if r.y1 - r.y0 > 2 { &rows[1..] } else { &[] };
+        for y in further.iter().flatten() {
+            let m = mean(*y);
+            if !((r.mean < last && last < m) || (m < last && last < r.mean)) {
+                break;
+            }
+            let f = row(*y);
+            best = (best.0.max(f.0), best.1.max(f.1));
+            last = m;
+        }
+        Some(best)
+    };
+    let below = |d: u32| (r.y1 + d - 1 < h).then_some(r.y1 + d - 1);
     let sides: Vec<(f64, f64)> =
-        [r.y0.checked_sub(2), (r.y1 + 1 < h).then_some(r.y1 + 1)].into_iter().flatten().map(side).collect();
+        [side([r.y0.checked_sub(2), r.y0.checked_sub(3), r.y0.checked_sub(4)]), side([below(2), below(3), below(4)])]
+            .into_iter()
+            .flatten()
+            .collect();
     if sides.is_empty() {
         return None;
     }
@@ -136,6 +164,22 @@ fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// A side of a box (a label box's outline): a thin line of the bar's grey,
+/// with something else just inside it, runs a long way up or down from one
+/// of its ends, where a bar has at most short end caps.
+fn boxed(img: &GrayImage, r: &Rect) -> bool {
+    let reach = ((r.x1 - r.x0) / 4).max(16);
+    let like = |x: u32, y: u32| (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST;
+    // Each end with the column three pixels inwards.
+    let ends = [(r.x0, r.x0 + 3), (r.x1 - 1, (r.x1 - 1).saturating_sub(3))];
+    ends.into_iter().any(|(x, inner)| {
+        let side = |y: &u32| like(x, *y) && !like(inner, *y);
+        let up = (0..r.y0).rev().take_while(side).count() as u32;
+        let down = (r.y1..img.height()).take_while(side).count() as u32;
+        up.max(down) >= reach
+    })
 }
 
 /// The bar's length along its middle row, counting the partial coverage of
@@ -206,6 +250,41 @@ mod tests {
         let b = find(&img).unwrap();
         assert_eq!(b.bbox, [30, 175, 110, 179]);
         assert!(!b.light);
+    }
+
+    #[test]
+    fn blurred_bar_edges() {
+        // A black bar whose top and bottom fade over two rows each (a
+        // resampled figure): the rows next to it are its edge, not background.
+        let mut img = textured(300, 200);
+        for (y, v) in [(166, 45), (167, 25), (168, 5), (169, 5), (170, 5), (171, 25), (172, 45)] {
+            for x in 40..160 {
+                img.put_pixel(x, y, image::Luma([v]));
+            }
+        }
+        let b = find(&img).unwrap();
+        assert_eq!((b.bbox[0], b.bbox[2]), (40, 160));
+        assert!((166..=168).contains(&b.bbox[1]) && (171..=173).contains(&b.bbox[3]), "{b:?}");
+        assert!(!b.light);
+    }
+
+    #[test]
+    fn a_label_box_outline_is_no_bar() {
+        // A white label box outlined in black (its bottom side is a long
+        // dark line between white and texture) and a short real bar.
+        let mut img = textured(300, 200);
+        for y in 20..60 {
+            for x in 150..290 {
+                let edge = !(22..58).contains(&y) || !(152..288).contains(&x);
+                img.put_pixel(x, y, image::Luma([if edge { 0 } else { 250 }]));
+            }
+        }
+        for y in 180..184 {
+            for x in 20..80 {
+                img.put_pixel(x, y, image::Luma([250]));
+            }
+        }
+        assert_eq!(find(&img).unwrap().bbox, [20, 180, 80, 184]);
     }
 
     #[test]
