@@ -96,7 +96,9 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
     let mut best: Option<(f64, Rect, bool)> = None;
     for r in done {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
-        if thick < 2 || thick > max_thick || len < 4 * thick {
+        // A one-row line is a bar only with end caps (Zeiss, FEI).
+        let capped = thick <= 3 && capped(img, &r);
+        if (thick < 2 && !capped) || thick > max_thick || len < 4 * thick {
             continue;
         }
         let Some(light) = stands_out(img, &r) else { continue };
@@ -107,7 +109,8 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let place = if !(0.2..=0.65).contains(&cy) { 1.5 } else { 1.0 };
         // Thin and long: the remnant of a label box cut by a bar is thicker.
-        let score = len as f64 * place / (thick as f64).sqrt();
+        let caps = if capped { 2.0 } else { 1.0 };
+        let score = len as f64 * place * caps / (thick as f64).sqrt();
         if best.as_ref().is_none_or(|b| score > b.0) {
             best = Some((score, r, light));
         }
@@ -180,6 +183,23 @@ fn boxed(img: &GrayImage, r: &Rect) -> bool {
         let down = (r.y1..img.height()).take_while(side).count() as u32;
         up.max(down) >= reach
     })
+}
+
+/// End caps: at both ends a short tick of the bar's grey crosses it, at
+/// least three pixels above and below.
+fn capped(img: &GrayImage, r: &Rect) -> bool {
+    let like = |x: u32, y: u32| (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST;
+    let tick = |x: u32| {
+        let up = (0..r.y0).rev().take_while(|&y| like(x, y)).count();
+        let down = (r.y1..img.height()).take_while(|&y| like(x, y)).count();
+        up >= 3 && down >= 3
+    };
+    // The tick may sit on the end pixel, the one inside it or (being darker
+    // or lighter than the line, it ends the run) the one beyond.
+    let w = img.width();
+    let end = |xs: [Option<u32>; 3]| xs.into_iter().flatten().any(tick);
+    end([r.x0.checked_sub(1), Some(r.x0), Some(r.x0 + 1)])
+        && end([(r.x1 < w).then_some(r.x1), Some(r.x1 - 1), r.x1.checked_sub(2)])
 }
 
 /// The bar's length along its middle row, counting the partial coverage of
@@ -285,6 +305,25 @@ mod tests {
             }
         }
         assert_eq!(find(&img).unwrap().bbox, [20, 180, 80, 184]);
+    }
+
+    #[test]
+    fn a_one_row_line_with_end_caps() {
+        // Zeiss's bar: a one-pixel grey line between ticks, on a white data
+        // bar; the same line without ticks is no bar.
+        let mut img = GrayImage::from_pixel(300, 200, image::Luma([255]));
+        for x in 20..120 {
+            img.put_pixel(x, 150, image::Luma([120]));
+            img.put_pixel(x, 100, image::Luma([120]));
+        }
+        for y in 142..159 {
+            img.put_pixel(19, y, image::Luma([90]));
+            img.put_pixel(120, y, image::Luma([90]));
+        }
+        let b = find(&img).unwrap();
+        assert!((19..=20).contains(&b.bbox[0]) && (120..=121).contains(&b.bbox[2]), "{b:?}");
+        assert_eq!((b.bbox[1], b.bbox[3]), (150, 151));
+        assert!(!b.light);
     }
 
     #[test]
