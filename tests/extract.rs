@@ -419,6 +419,13 @@ fn real_panels_scale_bars() {
         assert!(bar.confidence < 0.25, "{file}: {bar:?}");
     }
 
+    // Touching zeros ("00" as one glyph) are read as two where two reads
+    // beat one.
+    for file in ["065d8e352c.png", "31f17306c8.png"] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(200.0), Some("nm")), "{file}: {bar:?}");
+    }
+
     for none in ["0fa38de2c7.png", "1e011bd992.png"] {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }

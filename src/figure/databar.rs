@@ -165,7 +165,7 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
     for run in line.chunk_by(|a, b| (b.x0 as f32 - a.x1 as f32) <= CELL_GAP * band.height()) {
         let mut words: Vec<Word> = Vec::new();
         for (k, g) in run.iter().enumerate() {
-            for (n, (ch, g)) in read_glyph(img, g, band, &level).into_iter().enumerate() {
+            for (n, (ch, _, g)) in TEXT.read(img, g, band, &level).into_iter().enumerate() {
                 match words.last_mut() {
                     Some(w) if n > 0 || (k > 0 && (g.x0 as f32 - run[k - 1].x1 as f32) <= space) => {
                         w.text.push(ch);
@@ -181,41 +181,6 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
         cells.push(Cell { text, bbox, line: i, words });
     }
     cells
-}
-
-/// A two-glyph read must be this much closer than the one-glyph read.
-const SPLIT: f32 = 0.7;
-
-/// A glyph read as one character, or as two where it is wide and reads much
-/// better cut in two: letters that touch (`nL` in 1-bit bold italic) are
-/// cut at the thin column that gives the two best reads.
-fn read_glyph(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<(char, Blob)> {
-    let (ch, _, whole) = TEXT.best(img, g, band, level);
-    if (g.w() as f32) < 0.8 * band.height() || g.w() < 6 {
-        return vec![(ch, *g)];
-    }
-    let ink = |x: u32, y: u32| level(img.get_pixel(x, y)[0]) > 0.5;
-    // The part of `g` between columns a and b, trimmed to its ink.
-    let part = |a: u32, b: u32| {
-        let rows: Vec<u32> = (g.y0..g.y1).filter(|y| (a..b).any(|x| ink(x, *y))).collect();
-        let cols: Vec<u32> = (a..b).filter(|x| (g.y0..g.y1).any(|y| ink(*x, y))).collect();
-        Some(Blob { x0: *cols.first()?, y0: *rows.first()?, x1: cols.last()? + 1, y1: rows.last()? + 1 })
-    };
-    let mut best: Option<(f32, [(char, Blob); 2])> = None;
-    for c in g.x0 + 2..g.x1 - 2 {
-        if (g.y0..g.y1).filter(|y| ink(c, *y)).count() * 3 > g.h() as usize {
-            continue;
-        }
-        let (Some(l), Some(r)) = (part(g.x0, c), part(c, g.x1)) else { continue };
-        let ((lc, _, ld), (rc, _, rd)) = (TEXT.best(img, &l, band, level), TEXT.best(img, &r, band, level));
-        if best.as_ref().is_none_or(|(d, _)| ld.max(rd) < *d) {
-            best = Some((ld.max(rd), [(lc, l), (rc, r)]));
-        }
-    }
-    match best {
-        Some((d, parts)) if d < SPLIT * whole => parts.to_vec(),
-        _ => vec![(ch, *g)],
-    }
 }
 
 /// Letters that small fonts draw like digits, and the digit.
