@@ -299,17 +299,16 @@ pub fn panels_with(img: &GrayImage, options: &Options, vector: &Vector) -> Vec<P
             let databar = micrograph.then(|| databar_of(img, b)).flatten();
             let in_image = micrograph.then(|| scale_bar_of(img, b, options)).flatten();
             let stated = micrograph.then(|| vector_scale_bar(vector, b, in_image.as_ref())).flatten();
-            // The data bar's own scale bar, printed by the instrument: where no
-            // bar was found, or the label of the bar found (the same bar) was
-            // not read.
-            let scale_bar = match (in_image, databar.as_ref().and_then(databar_scale)) {
-                _ if stated.is_some() => stated,
+            // A label the document states as text wins; else the data bar's
+            // own scale bar, printed by the instrument: where no bar was found,
+            // or the label of the bar found (the same bar) was not read.
+            let scale_bar = stated.or_else(|| match (in_image, databar.as_ref().and_then(databar_scale)) {
                 (None, printed) => printed,
                 (Some(found), Some(printed)) if found.value.is_none() && same_bar(found.bbox, printed.bbox) => {
                     Some(ScaleBar { bbox: found.bbox, length_px: found.length_px, ..printed })
                 }
                 (found, _) => found,
-            };
+            });
             let children = if micrograph { insets(img, &cutter, b, options) } else { Vec::new() };
             // A frame line of an inset is no scale bar of the panel.
             let scale_bar =
@@ -410,9 +409,7 @@ fn vector_scale_bar(v: &Vector, b: [u32; 4], found: Option<&ScaleBar>) -> Option
         };
         let rule = v.rules.iter().filter(|r| inside(r) && near(r)).min_by(|a, b| gap(a).total_cmp(&gap(b)));
         let (bbox, length_px) = match (rule, found) {
-            (Some(r), _) => {
-                ([r[0].floor(), r[1].floor(), r[2].ceil(), r[3].ceil()].map(|v| v.max(0.0) as u32), r[2] - r[0])
-            }
+            (Some(r), _) => (pixels(*r), r[2] - r[0]),
             (None, Some(f)) if near(&f.bbox.map(f64::from)) => (f.bbox, f.length_px),
             _ => continue,
         };
@@ -420,7 +417,7 @@ fn vector_scale_bar(v: &Vector, b: [u32; 4], found: Option<&ScaleBar>) -> Option
             value: Some(value),
             unit: Some(unit),
             text: Some(t.text.clone()),
-            label_bbox: Some([l[0].floor(), l[1].floor(), l[2].ceil(), l[3].ceil()].map(|v| v.max(0.0) as u32)),
+            label_bbox: Some(pixels(l)),
             bbox,
             length_px,
             source: "vector-text",
@@ -428,6 +425,11 @@ fn vector_scale_bar(v: &Vector, b: [u32; 4], found: Option<&ScaleBar>) -> Option
         });
     }
     None
+}
+
+/// The pixels a box covers.
+fn pixels(r: [f64; 4]) -> [u32; 4] {
+    [r[0].floor(), r[1].floor(), r[2].ceil(), r[3].ceil()].map(|v| v.max(0.0) as u32)
 }
 
 /// The scale bar a data bar prints, as a panel's scale bar.
