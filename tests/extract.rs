@@ -419,6 +419,13 @@ fn real_panels_scale_bars() {
         assert!(bar.confidence < 0.25, "{file}: {bar:?}");
     }
 
+    // Arial's footless "1" (templates from Roboto; Liberation Sans and
+    // DejaVu give theirs a foot, and the "1" used to read as a 4 or a 9).
+    for (file, value, unit) in [("1e0f5d817e.png", 100.0, "nm"), ("2e4a3ab627.png", 1.0, "µm")] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some(unit)), "{file}: {bar:?}");
+    }
+
     // Touching zeros ("00" as one glyph) are read as two where two reads
     // beat one.
     for file in ["065d8e352c.png", "31f17306c8.png"] {
