@@ -157,7 +157,9 @@ fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
             .into_iter()
             .flatten()
             .collect();
-    if sides.is_empty() {
+    // A bar against the image's edge has one side to stand out from; a short
+    // strip there is more often the edge of the picture than a bar.
+    if sides.is_empty() || (sides.len() == 1 && (r.x1 - r.x0) * 10 < img.width()) {
         return None;
     }
     if sides.iter().all(|s| s.0 >= 0.6) {
@@ -234,6 +236,15 @@ fn subpixel_length(img: &GrayImage, r: &Rect) -> f64 {
 mod tests {
     use super::*;
 
+    /// Paints `xs × ys` one grey.
+    fn fill(img: &mut GrayImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>, v: u8) {
+        for y in ys {
+            for x in xs.clone() {
+                img.put_pixel(x, y, image::Luma([v]));
+            }
+        }
+    }
+
     fn textured(w: u32, h: u32) -> GrayImage {
         GrayImage::from_fn(w, h, |x, y| image::Luma([(100 + ((x * 13 + y * 7) % 11)) as u8]))
     }
@@ -257,16 +268,8 @@ mod tests {
     #[test]
     fn black_bar_on_white_label_box() {
         let mut img = textured(300, 200);
-        for y in 150..190 {
-            for x in 20..120 {
-                img.put_pixel(x, y, image::Luma([250]));
-            }
-        }
-        for y in 175..179 {
-            for x in 30..110 {
-                img.put_pixel(x, y, image::Luma([5]));
-            }
-        }
+        fill(&mut img, 20..120, 150..190, 250);
+        fill(&mut img, 30..110, 175..179, 5);
         let b = find(&img).unwrap();
         assert_eq!(b.bbox, [30, 175, 110, 179]);
         assert!(!b.light);
@@ -299,11 +302,7 @@ mod tests {
                 img.put_pixel(x, y, image::Luma([if edge { 0 } else { 250 }]));
             }
         }
-        for y in 180..184 {
-            for x in 20..80 {
-                img.put_pixel(x, y, image::Luma([250]));
-            }
-        }
+        fill(&mut img, 20..80, 180..184, 250);
         assert_eq!(find(&img).unwrap().bbox, [20, 180, 80, 184]);
     }
 
@@ -324,6 +323,17 @@ mod tests {
         assert!((19..=20).contains(&b.bbox[0]) && (120..=121).contains(&b.bbox[2]), "{b:?}");
         assert_eq!((b.bbox[1], b.bbox[3]), (150, 151));
         assert!(!b.light);
+    }
+
+    #[test]
+    fn bars_against_the_bottom_edge() {
+        // Only the rows above can set off a bar on the last rows: a long one
+        // counts, a short strip (the picture's own edge) does not.
+        let mut img = textured(300, 200);
+        fill(&mut img, 100..120, 197..200, 250);
+        assert_eq!(find(&img), None);
+        fill(&mut img, 100..160, 197..200, 250);
+        assert_eq!(find(&img).unwrap().bbox, [100, 197, 160, 200]);
     }
 
     #[test]
