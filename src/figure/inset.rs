@@ -115,6 +115,7 @@ fn overlap(a: [u32; 4], b: [u32; 4]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::figure::tests::fill;
 
     fn texture(w: u32, h: u32) -> GrayImage {
         GrayImage::from_fn(w, h, |x, y| image::Luma([(100 + (x * 37 + y * 91) % 60) as u8]))
@@ -124,12 +125,8 @@ mod tests {
     fn a_white_framed_inset_and_no_dashed_box() {
         let mut img = texture(300, 200);
         // A dark FFT-like inset at (20, 15)-(120, 100) with a 2-px white frame.
-        for y in 15..100 {
-            for x in 20..120 {
-                let frame = !(22..118).contains(&x) || !(17..98).contains(&y);
-                img.put_pixel(x, y, image::Luma([if frame { 255 } else { 10 }]));
-            }
-        }
+        fill(&mut img, 20..120, 15..100, 255);
+        fill(&mut img, 22..118, 17..98, 10);
         // A dashed selection box.
         for x in (150..280).filter(|x| x % 8 < 4) {
             img.put_pixel(x, 120, image::Luma([255]));

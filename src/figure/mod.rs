@@ -466,8 +466,17 @@ fn databar_of(img: &GrayImage, b: [u32; 4]) -> Option<Databar> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Paints `xs × ys` one grey (for the figure module's tests).
+    pub(crate) fn fill(img: &mut GrayImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>, v: u8) {
+        for y in ys {
+            for x in xs.clone() {
+                img.put_pixel(x, y, image::Luma([v]));
+            }
+        }
+    }
 
     /// A 2×2 grid of noisy "micrographs" with white gutters, and a plot.
     fn grid(bg: u8) -> GrayImage {

@@ -175,25 +175,30 @@ fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
 /// with something else just inside it, runs a long way up or down from one
 /// of its ends, where a bar has at most short end caps.
 fn boxed(img: &GrayImage, r: &Rect) -> bool {
-    let reach = ((r.x1 - r.x0) / 4).max(16);
-    let like = |x: u32, y: u32| (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST;
+    let reach = ((r.x1 - r.x0) as usize / 4).max(16);
     // Each end with the column three pixels inwards.
     let ends = [(r.x0, r.x0 + 3), (r.x1 - 1, (r.x1 - 1).saturating_sub(3))];
     ends.into_iter().any(|(x, inner)| {
-        let side = |y: &u32| like(x, *y) && !like(inner, *y);
-        let up = (0..r.y0).rev().take_while(side).count() as u32;
-        let down = (r.y1..img.height()).take_while(side).count() as u32;
+        let (up, down) = vertical(img, r, |y| like(img, r, x, y) && !like(img, r, inner, y));
         up.max(down) >= reach
     })
+}
+
+/// A pixel of the bar's grey.
+fn like(img: &GrayImage, r: &Rect, x: u32, y: u32) -> bool {
+    (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST
+}
+
+/// How many rows above and below the bar `on` holds for without a break.
+fn vertical(img: &GrayImage, r: &Rect, on: impl Fn(u32) -> bool) -> (usize, usize) {
+    ((0..r.y0).rev().take_while(|&y| on(y)).count(), (r.y1..img.height()).take_while(|&y| on(y)).count())
 }
 
 /// End caps: at both ends a short tick of the bar's grey crosses it, at
 /// least three pixels above and below.
 fn capped(img: &GrayImage, r: &Rect) -> bool {
-    let like = |x: u32, y: u32| (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST;
     let tick = |x: u32| {
-        let up = (0..r.y0).rev().take_while(|&y| like(x, y)).count();
-        let down = (r.y1..img.height()).take_while(|&y| like(x, y)).count();
+        let (up, down) = vertical(img, r, |y| like(img, r, x, y));
         up >= 3 && down >= 3
     };
     // The tick may sit on the end pixel, the one inside it or (being darker
@@ -235,15 +240,7 @@ fn subpixel_length(img: &GrayImage, r: &Rect) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Paints `xs × ys` one grey.
-    fn fill(img: &mut GrayImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>, v: u8) {
-        for y in ys {
-            for x in xs.clone() {
-                img.put_pixel(x, y, image::Luma([v]));
-            }
-        }
-    }
+    use crate::figure::tests::fill;
 
     fn textured(w: u32, h: u32) -> GrayImage {
         GrayImage::from_fn(w, h, |x, y| image::Luma([(100 + ((x * 13 + y * 7) % 11)) as u8]))
@@ -296,12 +293,8 @@ mod tests {
         // A white label box outlined in black (its bottom side is a long
         // dark line between white and texture) and a short real bar.
         let mut img = textured(300, 200);
-        for y in 20..60 {
-            for x in 150..290 {
-                let edge = !(22..58).contains(&y) || !(152..288).contains(&x);
-                img.put_pixel(x, y, image::Luma([if edge { 0 } else { 250 }]));
-            }
-        }
+        fill(&mut img, 150..290, 20..60, 0);
+        fill(&mut img, 152..288, 22..58, 250);
         fill(&mut img, 20..80, 180..184, 250);
         assert_eq!(find(&img).unwrap().bbox, [20, 180, 80, 184]);
     }

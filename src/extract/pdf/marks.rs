@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use lopdf::{Dictionary, Document, Encoding, Object};
 
-use super::{mul, Matrix, IDENTITY};
+use super::{mul, point, span, Matrix, IDENTITY};
 use crate::extract::{Image, Role};
 use crate::figure::{Vector, VectorText};
 
@@ -62,7 +62,8 @@ pub fn overlay(images: &mut [Image], marks: &[Mark]) {
             let (sx, sy) = (f64::from(img.width) / pw, f64::from(img.height) / ph);
             let to_px = |m: [f64; 4]| [(m[0] - b[0]) * sx, (b[3] - m[3]) * sy, (m[2] - b[0]) * sx, (b[3] - m[1]) * sy];
             let over = |m: &&Mark| {
-                let (r, (cx, cy)) = (m.bbox(), ((m.bbox()[0] + m.bbox()[2]) / 2.0, (m.bbox()[1] + m.bbox()[3]) / 2.0));
+                let r = m.bbox();
+                let (cx, cy) = ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
                 m.page() == p.page && r[0] < r[2] && cx > b[0] && cx < b[2] && cy > b[1] && cy < b[3]
             };
             let mut v = Vector::default();
@@ -277,9 +278,7 @@ impl TextObject {
             return None;
         }
         let (y0, y1) = (p.rise - 0.2 * p.size, p.rise + 0.75 * p.size);
-        let at = |x: f64, y: f64| (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]);
-        let (a, b) = (at(0.0, y0), at(advance, y1));
-        Some((text, [a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1)]))
+        Some((text, span(&[point(&m, 0.0, y0), point(&m, advance, y1)])))
     }
 }
 
@@ -309,16 +308,6 @@ pub struct Path {
     segments: Vec<[(f64, f64); 2]>,
     current: Option<(f64, f64)>,
     curved: bool,
-}
-
-fn point(ctm: &Matrix, x: f64, y: f64) -> (f64, f64) {
-    (ctm[0] * x + ctm[2] * y + ctm[4], ctm[1] * x + ctm[3] * y + ctm[5])
-}
-
-fn span(points: &[(f64, f64)]) -> [f64; 4] {
-    points.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
-        [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]
-    })
 }
 
 /// A box at least three times as long as it is thick, horizontal.

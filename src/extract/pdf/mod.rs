@@ -53,15 +53,21 @@ fn rect(o: Option<&Object>, doc: &Document) -> Option<[f64; 4]> {
     (v.len() == 4).then(|| [v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])])
 }
 
+/// `(x, y)` under `m`.
+fn point(m: &Matrix, x: f64, y: f64) -> (f64, f64) {
+    (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+}
+
+/// The box around `points`, as `[x0, y0, x1, y1]`.
+fn span(points: &[(f64, f64)]) -> [f64; 4] {
+    points.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
+        [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]
+    })
+}
+
 /// The unit square under `m`, as `[x0, y0, x1, y1]`.
 fn unit_bbox(m: &Matrix) -> [f32; 4] {
-    let pts = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]
-        .map(|(x, y)| (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]));
-    let xs = pts.map(|p| p.0);
-    let ys = pts.map(|p| p.1);
-    let min = |v: [f64; 4]| v.into_iter().fold(f64::INFINITY, f64::min) as f32;
-    let max = |v: [f64; 4]| v.into_iter().fold(f64::NEG_INFINITY, f64::max) as f32;
-    [min(xs), min(ys), max(xs), max(ys)]
+    span(&[(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)].map(|(x, y)| point(m, x, y))).map(|v| v as f32)
 }
 
 /// Where an image's bytes are.
