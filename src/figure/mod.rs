@@ -407,7 +407,9 @@ fn vector_scale_bar(v: &Vector, b: [u32; 4], found: Option<&ScaleBar>) -> Option
             let (dx, dy) = ((r[0] + r[2] - l[0] - l[2]) / 2.0, (r[1] + r[3] - l[1] - l[3]) / 2.0);
             dx * dx + dy * dy
         };
-        let rule = v.rules.iter().filter(|r| inside(r) && near(r)).min_by(|a, b| gap(a).total_cmp(&gap(b)));
+        // A rule with length (a point, or a NaN box, is none).
+        let long = |r: &&[f64; 4]| r[2] - r[0] > 0.0;
+        let rule = v.rules.iter().filter(|r| long(r) && inside(r) && near(r)).min_by(|a, b| gap(a).total_cmp(&gap(b)));
         let (bbox, length_px) = match (rule, found) {
             (Some(r), _) => (pixels(*r), r[2] - r[0]),
             (None, Some(f)) if near(&f.bbox.map(f64::from)) => (f.bbox, f.length_px),
@@ -504,6 +506,38 @@ pub(crate) mod tests {
             assert!(boxes.contains(&[210, 10, 390, 140]));
             assert!(boxes.contains(&[10, 160, 190, 290]));
             assert_eq!(p.iter().filter(|p| p.micrograph).count(), 3, "{bg}: the axes are not a micrograph");
+        }
+    }
+
+    #[test]
+    fn degenerate_pictures_and_overlays_never_panic() {
+        // Noise, flat pages, slivers and a picture full of frames, each with
+        // an overlay of nonsense: text that is no length, an empty and a
+        // NaN box, rules off the picture.
+        let vector = Vector {
+            texts: vec![
+                VectorText { text: "500 nm".into(), bbox: [f64::NAN, 5.0, 30.0, 12.0] },
+                VectorText { text: String::new(), bbox: [0.0; 4] },
+                VectorText { text: "5 nm".into(), bbox: [10.0, 10.0, 20.0, 18.0] },
+            ],
+            rules: vec![[-50.0, -5.0, 1e9, 1e9], [15.0, 20.0, 15.0, 20.0], [f64::NAN; 4]],
+        };
+        let mut seed = 7u32;
+        let noise = GrayImage::from_fn(200, 150, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            image::Luma([(seed >> 16) as u8])
+        });
+        let mut frames = GrayImage::from_pixel(200, 150, image::Luma([90]));
+        for k in 0..6 {
+            fill(&mut frames, 5 + 10 * k..195 - 10 * k, 5 + 10 * k..6 + 10 * k, 255);
+            fill(&mut frames, 5 + 10 * k..6 + 10 * k, 5 + 10 * k..145 - 10 * k, 255);
+        }
+        for img in [noise, frames, GrayImage::new(200, 150), GrayImage::new(300, 3), GrayImage::new(3, 300)] {
+            for p in panels_with(&img, &Options::default(), &vector) {
+                let b = p.bbox;
+                assert!(b[2] <= img.width() && b[3] <= img.height(), "{b:?}");
+                assert!(p.nm_per_px.is_none_or(f64::is_finite), "{p:?}");
+            }
         }
     }
 

@@ -403,6 +403,34 @@ mod tests {
     }
 
     #[test]
+    fn broken_fonts_cost_only_their_text() {
+        // A Type 0 font whose ToUnicode stream is garbage, whose /W mixes a
+        // name in and claims four billion codes, and whose descendant is no
+        // dictionary; a simple font whose /Widths is a string.
+        let mut doc = Document::with_version("1.5");
+        let junk = doc.add_object(lopdf::Stream::new(lopdf::dictionary! {}, b"begincmap <00 beginbfchar )(".to_vec()));
+        let cid = doc.add_object(lopdf::dictionary! {
+        "W" => vec![0.into(), 4_294_967_295i64.into(), 500.into(), "Foo".into(), 7.into()] });
+        let type0 = lopdf::dictionary! { "Type" => "Font", "Subtype" => "Type0", "Encoding" => "Identity-H",
+        "ToUnicode" => junk, "DescendantFonts" => vec![cid.into(), 3.into()] };
+        let simple = lopdf::dictionary! { "Type" => "Font", "Subtype" => "TrueType", "FirstChar" => 40,
+        "Widths" => Object::string_literal("wide"), "FontDescriptor" => 12 };
+        let no_descendant = lopdf::dictionary! { "Subtype" => "Type0", "DescendantFonts" => 5 };
+        let p = TextParams { size: 10.0, ..Default::default() };
+        for dict in [&type0, &simple, &no_descendant] {
+            let font = Font::new(&doc, dict, 1 << 20);
+            let mut t = TextObject::new();
+            // Whatever the text decodes to, the string is placed and passed.
+            let before = t.tm;
+            let _ = t.show(b"\x00\x01\x00\x02", Some(&font), &p, &IDENTITY);
+            assert!(t.tm[4] > before[4], "the text matrix moves past the string");
+        }
+        // The claimed range is capped at 65,536 codes.
+        let Widths::Cid { map, .. } = Font::new(&doc, &type0, 1 << 20).widths else { panic!("a Type 0 font") };
+        assert!(map.len() <= 65_536);
+    }
+
+    #[test]
     fn rotated_text_is_not_placed() {
         let p = TextParams { size: 10.0, ..Default::default() };
         let mut t = TextObject::new();
