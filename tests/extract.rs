@@ -433,6 +433,15 @@ fn real_panels_scale_bars() {
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(200.0), Some("nm")), "{file}: {bar:?}");
     }
 
+    // A bold serif "nm" drawn as one glyph with a speck inside it (no
+    // decimal point: it is within a glyph), and a thin "0" broken into its
+    // two sides ("1011 nm" glyph by glyph, not a length a bar shows): both
+    // read as the label grammar allows, the wide glyph cut in two.
+    for (file, value) in [("434e287439.png", 200.0), ("36de69b2c0.png", 100.0)] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
+    }
+
     for none in ["0fa38de2c7.png", "1e011bd992.png"] {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }

@@ -111,10 +111,23 @@ impl Grammar {
     }
 }
 
-/// Reads a label line as the label grammar allows: each glyph, or two or
-/// three neighbours joined (an `m` or `0` that JPEG broke apart), is given a
-/// character so that the whole line reads as a length, at the least
-/// distance (each glyph's distance weighted by its width).
+/// A way to read the next glyphs of a line in [`decode`]: how many glyphs it
+/// takes and, for each character it yields, the distance to every character
+/// and its weight (its share of the line's width).
+struct Reading {
+    glyphs: usize,
+    parts: Vec<(Vec<f32>, f32)>,
+}
+
+/// How [`decode`] reached a state: from which glyph and state, reading
+/// which characters.
+type Back = (usize, usize, Vec<char>);
+
+/// Reads a label line as the label grammar allows: each glyph, two or three
+/// neighbours joined (an `m` or `0` that JPEG broke apart), or one glyph cut
+/// in two (`00` or `nm` that touch) is given characters so that the whole
+/// line reads as a length, at the least distance (each glyph's distance
+/// weighted by its width).
 fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> Option<String> {
     let n = line.len();
     let total: f32 = line.iter().map(|g| g.w() as f32).sum::<f32>().max(1.0);
@@ -122,9 +135,10 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
     let states = Grammar::ALL.len();
     let index = |s: Grammar| Grammar::ALL.iter().position(|x| *x == s).expect("every state is listed");
     let mut cost = vec![vec![f32::INFINITY; states]; n + 1];
-    let mut back: Vec<Vec<Option<(usize, usize, char)>>> = vec![vec![None; states]; n + 1];
+    let mut back: Vec<Vec<Option<Back>>> = vec![vec![None; states]; n + 1];
     cost[0][index(Grammar::Start)] = 0.0;
     for i in 0..n {
+        let mut readings: Vec<Reading> = Vec::new();
         for k in 1..=3.min(n - i) {
             let piece = &line[i..i + k];
             let joined = Blob::around(piece);
@@ -132,18 +146,36 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
             if k > 1 && (!close || joined.w() as f32 > 1.4 * band.height()) {
                 continue;
             }
-            let d = glyphs.distances(img, &joined, band, level);
-            let weight = joined.w() as f32 / total;
-            for s in Grammar::ALL {
-                if !cost[i][index(s)].is_finite() {
-                    continue;
+            let parts = vec![(glyphs.distances(img, &joined, band, level), joined.w() as f32 / total)];
+            readings.push(Reading { glyphs: k, parts });
+        }
+        for (l, r) in cuts(img, &line[i], band, level) {
+            let side = |b: &Blob| (glyphs.distances(img, b, band, level), b.w() as f32 / total);
+            readings.push(Reading { glyphs: 1, parts: vec![side(&l), side(&r)] });
+        }
+        for s in Grammar::ALL {
+            if !cost[i][index(s)].is_finite() {
+                continue;
+            }
+            for Reading { glyphs: k, parts } in &readings {
+                // Every character sequence the grammar allows from s.
+                let mut paths: Vec<(Grammar, f32, Vec<char>)> = vec![(s, cost[i][index(s)], Vec::new())];
+                for (d, weight) in parts {
+                    paths = paths
+                        .iter()
+                        .flat_map(|(state, c0, text)| {
+                            glyphs.chars.iter().zip(d).filter_map(move |(c, dc)| {
+                                let mut text = text.clone();
+                                text.push(*c);
+                                Some((state.next(*c)?, c0 + dc * weight, text))
+                            })
+                        })
+                        .collect();
                 }
-                for (c, dc) in glyphs.chars.iter().zip(&d) {
-                    let Some(t) = s.next(*c) else { continue };
-                    let total = cost[i][index(s)] + dc * weight;
-                    if total < cost[i + k][index(t)] {
-                        cost[i + k][index(t)] = total;
-                        back[i + k][index(t)] = Some((i, index(s), *c));
+                for (t, c, text) in paths {
+                    if c < cost[i + k][index(t)] {
+                        cost[i + k][index(t)] = c;
+                        back[i + k][index(t)] = Some((i, index(s), text));
                     }
                 }
             }
@@ -152,8 +184,8 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
     let mut text = Vec::new();
     let (mut i, mut s) = (n, index(Grammar::Done));
     while i > 0 {
-        let (from, state, c) = back[i][s]?;
-        text.push(c);
+        let (from, state, chars) = back[i][s].clone()?;
+        text.extend(chars.into_iter().rev());
         (i, s) = (from, state);
     }
     text.reverse();
@@ -259,15 +291,20 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         let (value, unit) = read.map_or((None, None), |(v, u)| (Some(v), Some(u)));
         Label { value, unit, text, bbox, confidence }
     };
-    // The first line that reads as a length glyph by glyph; else the first
-    // that reads as one as the label grammar allows (never trusted more than
-    // [`DECODED`]); else the nearest line's text, unparsed.
-    let mut fallback = None;
+    // The first line that reads glyph by glyph as a length a scale bar
+    // would show; else the first that reads as one as the label grammar
+    // allows (never trusted more than [`DECODED`]); else the first that
+    // reads glyph by glyph as any length; else the nearest line's text,
+    // unparsed.
+    let (mut parsed, mut fallback) = (None, None);
     for (line, ink_level) in &candidates {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
         let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
         match parse(&text) {
-            Some(read) => return Some(label(line, text, Some(read), margin)),
+            Some(read) if plausible(&text, &read) => return Some(label(line, text, Some(read), margin)),
+            Some(read) => {
+                parsed.get_or_insert_with(|| label(line, text, Some(read), margin));
+            }
             None => {
                 fallback.get_or_insert_with(|| label(line, text, None, 0.0));
             }
@@ -280,7 +317,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             return Some(label(line, text, Some(read), DECODED));
         }
     }
-    fallback
+    parsed.or(fallback)
 }
 
 fn mean(img: &GrayImage, b: [u32; 4]) -> f32 {
@@ -407,14 +444,16 @@ fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
     let base = bottoms[bottoms.len() / 2];
     let (lx0, lx1) = (line.iter().map(|g| g.x0).min().unwrap(), line.iter().map(|g| g.x1).max().unwrap());
     let band = base.saturating_sub(t).max(1);
-    // Decimal points: small, inside the line, sitting on its baseline.
+    // Decimal points: small, inside the line, sitting on its baseline,
+    // between glyphs (not a piece inside one).
     for b in blobs {
         let small = b.h() * 3 <= band && b.w() * 2 <= band && b.h() >= 1;
+        let centre = b.x0 + b.x1;
         if small
             && b.x0 > lx0
             && b.x1 < lx1
             && b.y1.abs_diff(base) * 4 <= band
-            && !line.iter().any(|g| g.x0 == b.x0 && g.y0 == b.y0)
+            && !line.iter().any(|g| centre >= 2 * g.x0 && centre < 2 * g.x1)
         {
             line.push(*b);
         }
@@ -533,22 +572,8 @@ impl Glyphs {
     /// two best reads. Each character with its margin and its box.
     pub(super) fn read(&self, img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<Read> {
         let (ch, margin, whole) = self.best(img, g, band, level);
-        if (g.w() as f32) < 0.8 * band.height() || g.w() < 6 {
-            return vec![(ch, margin, *g)];
-        }
-        let ink = |x: u32, y: u32| level(img.get_pixel(x, y)[0]) > 0.5;
-        // The part of `g` between columns a and b, trimmed to its ink.
-        let part = |a: u32, b: u32| {
-            let rows: Vec<u32> = (g.y0..g.y1).filter(|y| (a..b).any(|x| ink(x, *y))).collect();
-            let cols: Vec<u32> = (a..b).filter(|x| (g.y0..g.y1).any(|y| ink(*x, y))).collect();
-            Some(Blob { x0: *cols.first()?, y0: *rows.first()?, x1: cols.last()? + 1, y1: rows.last()? + 1 })
-        };
         let mut best: Option<(f32, [Read; 2])> = None;
-        for c in g.x0 + 2..g.x1 - 2 {
-            if (g.y0..g.y1).filter(|y| ink(c, *y)).count() * 3 > g.h() as usize {
-                continue;
-            }
-            let (Some(l), Some(r)) = (part(g.x0, c), part(c, g.x1)) else { continue };
+        for (l, r) in cuts(img, g, band, level) {
             let ((lc, lm, ld), (rc, rm, rd)) = (self.best(img, &l, band, level), self.best(img, &r, band, level));
             if best.as_ref().is_none_or(|(d, _)| ld.max(rd) < *d) {
                 best = Some((ld.max(rd), [(lc, lm, l), (rc, rm, r)]));
@@ -559,6 +584,26 @@ impl Glyphs {
             _ => vec![(ch, margin, *g)],
         }
     }
+}
+
+/// The ways glyph `g` may be two glyphs that touch: cut at each thin column
+/// (ink in at most a third of its rows), each side trimmed to its ink. None
+/// for a glyph narrower than the band is high.
+fn cuts(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<(Blob, Blob)> {
+    if (g.w() as f32) < 0.8 * band.height() || g.w() < 6 {
+        return Vec::new();
+    }
+    let ink = |x: u32, y: u32| level(img.get_pixel(x, y)[0]) > 0.5;
+    // The part of `g` between columns a and b, trimmed to its ink.
+    let part = |a: u32, b: u32| {
+        let rows: Vec<u32> = (g.y0..g.y1).filter(|y| (a..b).any(|x| ink(x, *y))).collect();
+        let cols: Vec<u32> = (a..b).filter(|x| (g.y0..g.y1).any(|y| ink(*x, y))).collect();
+        Some(Blob { x0: *cols.first()?, y0: *rows.first()?, x1: cols.last()? + 1, y1: rows.last()? + 1 })
+    };
+    (g.x0 + 2..g.x1 - 2)
+        .filter(|&c| (g.y0..g.y1).filter(|y| ink(c, *y)).count() * 3 <= g.h() as usize)
+        .filter_map(|c| Some((part(g.x0, c)?, part(c, g.x1)?)))
+        .collect()
 }
 
 /// The distance of a glyph to a template, or `None` once it reaches `bound`.
