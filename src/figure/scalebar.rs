@@ -19,8 +19,12 @@ pub struct Bar {
 
 /// Pixels of one run stay within this of the run's first pixels' mean.
 const UNIFORM: f64 = 14.0;
-/// A bar differs from the rows around it by at least this.
+/// A bar differs from the rows around it by at least this...
 const CONTRAST: f64 = 45.0;
+/// ...or, where no bar does, by at least this (a grey bar on a dark
+/// picture, a white bar on a light one), near the top or bottom edge (mid
+/// field, faint lines are more often the picture's own).
+const FAINT: f64 = 30.0;
 
 /// A rectangle of uniform rows with matching ends.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +65,14 @@ fn runs(img: &GrayImage, y: u32, min_len: u32, max_len: u32) -> Vec<(u32, u32, f
     out
 }
 
-/// Finds the most likely scale bar in a panel.
+/// Finds the most likely scale bar in a panel: the best bar of clear
+/// contrast, else the best faint one.
 pub fn find(img: &GrayImage) -> Option<Bar> {
+    find_with(img, CONTRAST).or_else(|| find_with(img, FAINT))
+}
+
+/// The most likely bar at least `contrast` from the rows around it.
+fn find_with(img: &GrayImage, contrast: f64) -> Option<Bar> {
     let (w, h) = img.dimensions();
     if w < 32 || h < 32 {
         return None;
@@ -97,17 +107,21 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
     for r in done {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
         // A one-row line is a bar only with end caps (Zeiss, FEI).
-        let capped = thick <= 3 && capped(img, &r);
+        let capped = thick <= 3 && capped(img, &r, contrast);
         if (thick < 2 && !capped) || thick > max_thick || len < 4 * thick {
             continue;
         }
-        let Some(light) = stands_out(img, &r) else { continue };
-        if boxed(img, &r) {
+        let Some(light) = stands_out(img, &r, contrast) else { continue };
+        if boxed(img, &r, contrast) {
             continue;
         }
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
-        let place = if !(0.2..=0.65).contains(&cy) { 1.5 } else { 1.0 };
+        let edge = !(0.2..=0.65).contains(&cy);
+        if contrast < CONTRAST && !edge {
+            continue;
+        }
+        let place = if edge { 1.5 } else { 1.0 };
         // Thin and long: the remnant of a label box cut by a bar is thicker.
         let caps = if capped { 2.0 } else { 1.0 };
         let score = len as f64 * place * caps / (thick as f64).sqrt();
@@ -125,13 +139,13 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
 /// may be its anti-aliased edge), or, beyond a bar three or more rows thick,
 /// the row a step further while the rows between still shade from the bar's
 /// grey towards it (a blurred edge).
-fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
+fn stands_out(img: &GrayImage, r: &Rect, contrast: f64) -> Option<bool> {
     let h = img.height();
     let n = (r.x1 - r.x0) as f64;
     let mean = |y: u32| (r.x0..r.x1).map(|x| img.get_pixel(x, y)[0] as f64).sum::<f64>() / n;
     let row = |y: u32| -> (f64, f64) {
-        let lighter = (r.x0..r.x1).filter(|&x| r.mean - img.get_pixel(x, y)[0] as f64 >= CONTRAST).count() as f64;
-        let darker = (r.x0..r.x1).filter(|&x| img.get_pixel(x, y)[0] as f64 - r.mean >= CONTRAST).count() as f64;
+        let lighter = (r.x0..r.x1).filter(|&x| r.mean - img.get_pixel(x, y)[0] as f64 >= contrast).count() as f64;
+        let darker = (r.x0..r.x1).filter(|&x| img.get_pixel(x, y)[0] as f64 - r.mean >= contrast).count() as f64;
         (lighter / n, darker / n)
     };
     // Rows 2, 3 and 4 away on one side, nearest first.
@@ -174,19 +188,19 @@ fn stands_out(img: &GrayImage, r: &Rect) -> Option<bool> {
 /// A side of a box (a label box's outline): a thin line of the bar's grey,
 /// with something else just inside it, runs a long way up or down from one
 /// of its ends, where a bar has at most short end caps.
-fn boxed(img: &GrayImage, r: &Rect) -> bool {
+fn boxed(img: &GrayImage, r: &Rect, contrast: f64) -> bool {
     let reach = ((r.x1 - r.x0) as usize / 4).max(16);
     // Each end with the column three pixels inwards.
     let ends = [(r.x0, r.x0 + 3), (r.x1 - 1, (r.x1 - 1).saturating_sub(3))];
     ends.into_iter().any(|(x, inner)| {
-        let (up, down) = vertical(img, r, |y| like(img, r, x, y) && !like(img, r, inner, y));
+        let (up, down) = vertical(img, r, |y| like(img, r, x, y, contrast) && !like(img, r, inner, y, contrast));
         up.max(down) >= reach
     })
 }
 
 /// A pixel of the bar's grey.
-fn like(img: &GrayImage, r: &Rect, x: u32, y: u32) -> bool {
-    (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < CONTRAST
+fn like(img: &GrayImage, r: &Rect, x: u32, y: u32, contrast: f64) -> bool {
+    (img.get_pixel(x, y)[0] as f64 - r.mean).abs() < contrast
 }
 
 /// How many rows above and below the bar `on` holds for without a break.
@@ -196,9 +210,9 @@ fn vertical(img: &GrayImage, r: &Rect, on: impl Fn(u32) -> bool) -> (usize, usiz
 
 /// End caps: at both ends a short tick of the bar's grey crosses it, at
 /// least three pixels above and below.
-fn capped(img: &GrayImage, r: &Rect) -> bool {
+fn capped(img: &GrayImage, r: &Rect, contrast: f64) -> bool {
     let tick = |x: u32| {
-        let (up, down) = vertical(img, r, |y| like(img, r, x, y));
+        let (up, down) = vertical(img, r, |y| like(img, r, x, y, contrast));
         up >= 3 && down >= 3
     };
     // The tick may sit on the end pixel, the one inside it or (being darker
@@ -327,6 +341,23 @@ mod tests {
         assert_eq!(find(&img), None);
         fill(&mut img, 100..160, 197..200, 250);
         assert_eq!(find(&img).unwrap().bbox, [100, 197, 160, 200]);
+    }
+
+    #[test]
+    fn faint_bars_near_the_edges_only() {
+        // A white bar 40 grey levels over a light picture (a bright-field
+        // TEM): found near the bottom, not mid-field, and never preferred to
+        // a bar of clear contrast.
+        let light = |w, h| GrayImage::from_fn(w, h, |x, y| image::Luma([(205 + ((x * 13 + y * 7) % 7)) as u8]));
+        let mut img = light(300, 200);
+        fill(&mut img, 20..80, 185..190, 250);
+        assert_eq!(find(&img).unwrap().bbox, [20, 185, 80, 190]);
+        let mut img = light(300, 200);
+        fill(&mut img, 20..80, 95..100, 250);
+        assert_eq!(find(&img), None);
+        fill(&mut img, 200..240, 180..184, 20);
+        fill(&mut img, 20..80, 185..190, 250);
+        assert_eq!(find(&img).unwrap().bbox, [200, 180, 240, 184]);
     }
 
     #[test]
