@@ -19,7 +19,7 @@ const TEXT_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 const GW: usize = 12;
 const GH: usize = 16;
 /// The confidence of a label read only as the label grammar allows.
-const DECODED: f64 = 0.2;
+pub(super) const DECODED: f64 = 0.2;
 /// A character read, with its margin over the runner-up and its glyph's box.
 pub(super) type Read = (char, f64, Blob);
 
@@ -76,6 +76,13 @@ pub struct Label {
     pub confidence: f64,
     /// The label's box in the image given.
     pub bbox: [u32; 4],
+}
+
+impl Label {
+    /// Reads as a length a scale bar would show (see [`plausible`]).
+    pub fn names_a_bar(&self) -> bool {
+        parse(&self.text).is_some_and(|r| plausible(&self.text, &r))
+    }
 }
 
 /// States of the label grammar `digits [(.|,) digits] unit`, unit one of

@@ -68,23 +68,51 @@ fn runs(img: &GrayImage, y: u32, min_len: u32, max_len: u32) -> Vec<(u32, u32, f
 /// Finds the most likely scale bar in a panel: the best bar of clear
 /// contrast, else the best faint one.
 pub fn find(img: &GrayImage) -> Option<Bar> {
-    find_with(img, CONTRAST).or_else(|| find_with(img, FAINT))
+    let best = |contrast| candidates(img, contrast).into_iter().find(|c| c.sure).map(|c| c.bar);
+    best(CONTRAST).or_else(|| best(FAINT))
 }
 
-/// The most likely bar at least `contrast` from the rows around it.
-fn find_with(img: &GrayImage, contrast: f64) -> Option<Bar> {
+/// Lines that may be a scale bar but break one of the rules a bar found by
+/// [`find`] keeps, best first: a one-row line without end caps, a bar
+/// shorter than a 25th of the panel (down to a 60th), a faint one mid-field.
+/// Each counts only when a label that reads as a length is beside it.
+pub fn unsure(img: &GrayImage) -> Vec<Bar> {
+    let mut out: Vec<Candidate> =
+        [CONTRAST, FAINT].into_iter().flat_map(|c| candidates(img, c)).filter(|c| !c.sure).collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut bars: Vec<Bar> = Vec::new();
+    for c in out {
+        if !bars.iter().any(|b| b.bbox == c.bar.bbox) {
+            bars.push(c.bar);
+        }
+    }
+    bars
+}
+
+/// A line that may be a scale bar.
+struct Candidate {
+    bar: Bar,
+    score: f64,
+    /// A bar by its shape and place alone.
+    sure: bool,
+}
+
+/// The candidate bars at least `contrast` from the rows around them, best
+/// first.
+fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
     let (w, h) = img.dimensions();
     if w < 32 || h < 32 {
-        return None;
+        return Vec::new();
     }
     let min_len = (w / 25).max(8);
+    let least = (w / 60).max(8);
     let max_len = w * 7 / 10;
     let max_thick = (h / 14).max(4);
     let mut open: Vec<Rect> = Vec::new();
     let mut done: Vec<Rect> = Vec::new();
     for y in 0..h {
         let mut next = Vec::new();
-        for (s, e, mean) in runs(img, y, min_len, max_len) {
+        for (s, e, mean) in runs(img, y, least, max_len) {
             let same = open
                 .iter()
                 .position(|r| r.x0.abs_diff(s) <= 1 && r.x1.abs_diff(e) <= 1 && (r.mean - mean).abs() < 30.0);
@@ -103,12 +131,12 @@ fn find_with(img: &GrayImage, contrast: f64) -> Option<Bar> {
         open = next;
     }
     done.append(&mut open);
-    let mut best: Option<(f64, Rect, bool)> = None;
+    let mut out = Vec::new();
     for r in done {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
         // A one-row line is a bar only with end caps (Zeiss, FEI).
         let capped = thick <= 3 && capped(img, &r, contrast);
-        if (thick < 2 && !capped) || thick > max_thick || len < 4 * thick {
+        if thick > max_thick || len < 4 * thick {
             continue;
         }
         let Some(light) = stands_out(img, &r, contrast) else { continue };
@@ -118,19 +146,21 @@ fn find_with(img: &GrayImage, contrast: f64) -> Option<Bar> {
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let edge = !(0.2..=0.65).contains(&cy);
-        if contrast < CONTRAST && !edge {
+        let sure = (thick >= 2 || capped) && len >= min_len && (contrast >= CONTRAST || edge);
+        // A line that stands out on one side only, against the picture's
+        // top or bottom edge, is more often its border.
+        if !sure && (r.y0 < 2 || r.y1 + 2 > h) {
             continue;
         }
         let place = if edge { 1.5 } else { 1.0 };
         // Thin and long: the remnant of a label box cut by a bar is thicker.
         let caps = if capped { 2.0 } else { 1.0 };
         let score = len as f64 * place * caps / (thick as f64).sqrt();
-        if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, r, light));
-        }
+        let bar = Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light };
+        out.push(Candidate { bar, score, sure });
     }
-    let (_, r, light) = best?;
-    Some(Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light })
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
 }
 
 /// The rows above and below the bar differ from it along most of its
@@ -358,6 +388,20 @@ mod tests {
         fill(&mut img, 200..240, 180..184, 20);
         fill(&mut img, 20..80, 185..190, 250);
         assert_eq!(find(&img).unwrap().bbox, [200, 180, 240, 184]);
+    }
+
+    #[test]
+    fn lines_that_need_a_label_to_count() {
+        // A one-row line without end caps and a bar shorter than a 25th of
+        // the panel are no bars by the rules, but are offered as unsure; a
+        // one-row line on the picture's last rows is not even that.
+        let mut img = textured(400, 200);
+        fill(&mut img, 20..120, 150..151, 250);
+        fill(&mut img, 300..314, 180..182, 250);
+        fill(&mut img, 150..250, 199..200, 250);
+        assert_eq!(find(&img), None);
+        let unsure: Vec<[u32; 4]> = unsure(&img).iter().map(|b| b.bbox).collect();
+        assert_eq!(unsure, vec![[20, 150, 120, 151], [300, 180, 314, 182]]);
     }
 
     #[test]
