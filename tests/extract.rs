@@ -448,6 +448,15 @@ fn real_panels_scale_bars() {
     assert_eq!(bar.bbox, [608, 495, 632, 498]);
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(10.0), Some("nm")), "{bar:?}");
 
+    // Hitachi's rulers of ticks (solid in the data bar; dotted along the
+    // picture's bottom edge), measured from the first tick's middle to the
+    // last one's, with the label under or over them.
+    for (file, value, len) in [("406d70e411.png", 500.0, 270.0), ("0113230c21.png", 200.0, 152.0)] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
+        assert!((bar.length_px - len).abs() <= 1.0, "{file}: {bar:?}");
+    }
+
     // No bar: a faint line between spheres mid-field, a short line whose
     // "label" is texture read as "4nm" with no confidence.
     for none in ["0fa38de2c7.png", "1e011bd992.png", "2ee0518d7a.png", "2bf4aa0195.png"] {

@@ -269,6 +269,10 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // Background: the pixels just around the bar.
     let ring = [bx0.saturating_sub(3), by0.saturating_sub(3), (bx1 + 3).min(w), (by1 + 3).min(h)];
     let bg = ring_mean(img, ring, bar.bbox);
+    // A ruler's ink is its ticks, not the background between them.
+    let pixels = || (by0..by1).flat_map(|y| (bx0..bx1).map(move |x| img.get_pixel(x, y)[0] as f32));
+    let tick = if bar.light { pixels().fold(0.0, f32::max) } else { pixels().fold(255.0, f32::min) };
+    let bar_level = if (bar_level - bg).abs() < 30.0 { tick } else { bar_level };
     if (bar_level - bg).abs() < 30.0 {
         return None;
     }

@@ -74,11 +74,13 @@ pub fn find(img: &GrayImage) -> Option<Bar> {
 
 /// Lines that may be a scale bar but break one of the rules a bar found by
 /// [`find`] keeps, best first: a one-row line without end caps, a bar
-/// shorter than a 25th of the panel (down to a 60th), a faint one mid-field.
+/// shorter than a 25th of the panel (down to a 60th), a faint one
+/// mid-field, a [`ruler`] of ticks.
 /// Each counts only when a label that reads as a length is beside it.
 pub fn unsure(img: &GrayImage) -> Vec<Bar> {
     let mut out: Vec<Candidate> =
         [CONTRAST, FAINT].into_iter().flat_map(|c| candidates(img, c)).filter(|c| !c.sure).collect();
+    out.extend(ruler(img).map(|bar| Candidate { score: 1.5 * bar.length_px, bar, sure: false }));
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut bars: Vec<Bar> = Vec::new();
     for c in out {
@@ -87,6 +89,76 @@ pub fn unsure(img: &GrayImage) -> Vec<Bar> {
         }
     }
     bars
+}
+
+/// The widest step between ticks a ruler may have, as a share of the width.
+const RULER_STEP: u32 = 12;
+
+/// A ruler in the lower half of the panel: at least six ticks (marks one to
+/// three pixels wide, two or more rows tall but short) evenly spaced along
+/// a row, as Hitachi prints over or in its data bar, solid or dotted. The
+/// bar runs from the first tick's middle to the last one's, over the rows
+/// the ticks share.
+pub fn ruler(img: &GrayImage) -> Option<Bar> {
+    let (w, h) = img.dimensions();
+    if w < 32 || h < 32 {
+        return None;
+    }
+    let at = |x: u32, y: u32| img.get_pixel(x, y)[0] as f64;
+    // A tick crossing row y at x: lighter (or darker) than two pixels to
+    // each side by a clear contrast.
+    let tick = |x: u32, y: u32, light: bool| {
+        if x < 2 || x + 2 >= w {
+            return false;
+        }
+        let (v, l, r) = (at(x, y), at(x - 2, y), at(x + 2, y));
+        if light {
+            v - l >= CONTRAST && v - r >= CONTRAST
+        } else {
+            l - v >= CONTRAST && r - v >= CONTRAST
+        }
+    };
+    let tall = (h / 25).max(3);
+    let mut best: Option<(usize, Bar)> = None;
+    for light in [true, false] {
+        for y in h / 2..h - 1 {
+            // Ticks on this row and the next, not running on for long.
+            let on = |x: u32, yy: u32| (x - 1..=x + 1).any(|x| tick(x, yy, light));
+            let extent =
+                |x: u32| (0..y).rev().take_while(|&yy| on(x, yy)).count() + (y..h).take_while(|&yy| on(x, yy)).count();
+            let xs: Vec<u32> =
+                (2..w - 2).filter(|&x| tick(x, y, light) && on(x, y + 1) && extent(x) <= tall as usize).collect();
+            // Neighbouring columns are one tick, at their middle.
+            let mut centres: Vec<(u32, u32)> = Vec::new();
+            for x in xs {
+                match centres.last_mut() {
+                    Some(run) if run.1 + 1 == x => run.1 = x,
+                    _ => centres.push((x, x)),
+                }
+            }
+            let centres: Vec<f64> = centres.iter().map(|(a, b)| (a + b) as f64 / 2.0).collect();
+            for (i, &first) in centres.iter().enumerate() {
+                // The next tick is among the next few marks (texture makes more).
+                for &second in centres[i + 1..].iter().take(3) {
+                    if second - first < 5.0 || (second - first) * RULER_STEP as f64 > w as f64 {
+                        continue;
+                    }
+                    // Follow the mean step while a tick is within 1.5 px of it.
+                    let (mut last, mut n) = (second, 2);
+                    while let Some(&c) =
+                        centres.iter().find(|&&c| (c - last - (last - first) / (n - 1) as f64).abs() <= 1.5)
+                    {
+                        (last, n) = (c, n + 1);
+                    }
+                    if n >= 6 && best.as_ref().is_none_or(|(m, b)| n > *m || (n == *m && b.bbox[1] > y)) {
+                        let bbox = [first.floor() as u32, y, last.ceil() as u32 + 1, y + 2];
+                        best = Some((n, Bar { bbox, length_px: last - first, light }));
+                    }
+                }
+            }
+        }
+    }
+    best.map(|(_, bar)| bar)
 }
 
 /// A line that may be a scale bar.
@@ -402,6 +474,32 @@ mod tests {
         assert_eq!(find(&img), None);
         let unsure: Vec<[u32; 4]> = unsure(&img).iter().map(|b| b.bbox).collect();
         assert_eq!(unsure, vec![[20, 150, 120, 151], [300, 180, 314, 182]]);
+    }
+
+    #[test]
+    fn a_ruler_of_ticks() {
+        // Eleven light ticks, two pixels wide and five rows tall, every
+        // 20.5 px (whole-pixel places alternate 20 and 21) in the lower half:
+        // a ruler from the first tick's middle to the last one's; spaced
+        // unevenly, or mid-field too tall to be ticks, none.
+        let ticks = |img: &mut GrayImage, xs: &[u32], rows: std::ops::Range<u32>| {
+            for &x in xs {
+                fill(img, x..x + 2, rows.clone(), 250);
+            }
+        };
+        let even: Vec<u32> = (0..11).map(|i| 40 + (i * 41) / 2).collect();
+        let mut img = textured(400, 200);
+        ticks(&mut img, &even, 170..175);
+        let r = ruler(&img).unwrap();
+        assert!((r.length_px - 205.0).abs() <= 0.5, "{r:?}");
+        assert!(r.light && r.bbox[0] == 40 && r.bbox[1] == 170, "{r:?}");
+        let uneven = [40, 52, 75, 81, 110, 150, 158, 190, 230, 236];
+        let mut img = textured(400, 200);
+        ticks(&mut img, &uneven, 170..175);
+        assert_eq!(ruler(&img), None);
+        let mut img = textured(400, 200);
+        ticks(&mut img, &even, 120..190);
+        assert_eq!(ruler(&img), None);
     }
 
     #[test]
