@@ -442,6 +442,12 @@ fn real_panels_scale_bars() {
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
     }
 
+    // Dark grey text under a white bar on a grey picture: the other colour's
+    // ink is as dark as the region's darkest pixels, not as dark as the bar
+    // is light.
+    let bar = panel("01ac659240.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(10.0), Some("nm")), "{bar:?}");
+
     // A bar shorter than a 25th of the panel counts because the label
     // beside it reads as a length.
     let bar = panel("43be4d0a2c.png")[0].scale_bar.clone().unwrap();

@@ -276,9 +276,21 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     if (bar_level - bg).abs() < 30.0 {
         return None;
     }
+    // Text of the other colour: as far from the background the other way
+    // as the region's most extreme pixels (dark grey text under a white bar
+    // on a grey picture is far less dark than the bar is light).
+    let mut greys: Vec<u8> = (region[1]..region[3])
+        .flat_map(|y| (region[0]..region[2]).map(move |x| (x, y)))
+        .filter(|&(x, y)| !(x + 1 >= bx0 && x <= bx1 && y + 1 >= by0 && y <= by1))
+        .map(|(x, y)| img.get_pixel(x, y)[0])
+        .collect();
+    greys.sort_unstable();
+    let extreme = |share: usize| greys.get(greys.len().saturating_sub(1) * share / 100).map_or(bg, |&v| v as f32);
+    let other =
+        if bar_level > bg { extreme(2).max(2.0 * bg - bar_level) } else { extreme(98).min(2.0 * bg - bar_level) };
     // Candidate lines of both colours, nearest first within each colour.
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
-    for ink_level in [bar_level, 2.0 * bg - bar_level] {
+    for ink_level in [bar_level, other] {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
         let rw = (region[2] - region[0]) as usize;
         let rh = (region[3] - region[1]) as usize;
