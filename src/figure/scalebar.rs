@@ -97,8 +97,8 @@ const RULER_STEP: u32 = 12;
 /// A ruler in the lower half of the panel: at least six ticks (marks one to
 /// three pixels wide, two or more rows tall but short) evenly spaced along
 /// a row, as Hitachi prints over or in its data bar, solid or dotted. The
-/// bar runs from the first tick's middle to the last one's, over the rows
-/// the ticks share.
+/// bar runs from the first tick's middle to the last one's, over the first
+/// tick's rows.
 pub fn ruler(img: &GrayImage) -> Option<Bar> {
     let (w, h) = img.dimensions();
     if w < 32 || h < 32 {
@@ -151,7 +151,10 @@ pub fn ruler(img: &GrayImage) -> Option<Bar> {
                         (last, n) = (c, n + 1);
                     }
                     if n >= 6 && best.as_ref().is_none_or(|(m, b)| n > *m || (n == *m && b.bbox[1] > y)) {
-                        let bbox = [first.floor() as u32, y, last.ceil() as u32 + 1, y + 2];
+                        // Down to where the first tick ends.
+                        let x = first.round() as u32;
+                        let rows = (y..h).take_while(|&yy| on(x, yy)).count().max(2) as u32;
+                        let bbox = [first.floor() as u32, y, last.ceil() as u32 + 1, y + rows];
                         best = Some((n, Bar { bbox, length_px: last - first, light }));
                     }
                 }
@@ -492,7 +495,7 @@ mod tests {
         ticks(&mut img, &even, 170..175);
         let r = ruler(&img).unwrap();
         assert!((r.length_px - 205.0).abs() <= 0.5, "{r:?}");
-        assert!(r.light && r.bbox[0] == 40 && r.bbox[1] == 170, "{r:?}");
+        assert!(r.light && r.bbox[0] == 40 && (r.bbox[1], r.bbox[3]) == (170, 175), "{r:?}");
         let uneven = [40, 52, 75, 81, 110, 150, 158, 190, 230, 236];
         let mut img = textured(400, 200);
         ticks(&mut img, &uneven, 170..175);
