@@ -349,7 +349,8 @@ fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
     bar[0] + m >= inset[0] && bar[2] <= inset[2] + m && bar[1] + m >= inset[1] && bar[3] <= inset[3] + m
 }
 
-/// How many of the lines [`scalebar::unsure`] offers have their label read...
+/// How many of the lines [`scalebar::Search::Unsure`] offers have their
+/// label read...
 const UNSURE_TRIES: usize = 6;
 /// ...and how sure that reading must be (a reading through the label
 /// grammar is [`ocr::DECODED`]).
@@ -359,12 +360,12 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
     let crop = image::imageops::crop_imm(img, b[0], b[1], b[2] - b[0], b[3] - b[1]).to_image();
     // A bar by the rules; else a line that breaks one of them but has a
     // label beside it that names a length.
-    let (bar, label) = match scalebar::find(&crop) {
-        Some(bar) => {
+    let (bar, label) = match scalebar::search(&crop) {
+        scalebar::Search::Bar(bar) => {
             let label = ocr::read(&crop, &bar);
             (bar, label)
         }
-        None => scalebar::unsure(&crop).into_iter().take(UNSURE_TRIES).find_map(|bar| {
+        scalebar::Search::Unsure(lines) => lines.into_iter().take(UNSURE_TRIES).find_map(|bar| {
             let label = ocr::read(&crop, &bar).filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL)?;
             Some((bar, Some(label)))
         })?,

@@ -65,30 +65,48 @@ fn runs(img: &GrayImage, y: u32, min_len: u32, max_len: u32) -> Vec<(u32, u32, f
     out
 }
 
-/// Finds the most likely scale bar in a panel: the best bar of clear
-/// contrast, else the best faint one.
-pub fn find(img: &GrayImage) -> Option<Bar> {
-    let best = |contrast| candidates(img, contrast).into_iter().find(|c| c.sure).map(|c| c.bar);
-    best(CONTRAST).or_else(|| best(FAINT))
+/// What the search for a scale bar finds in a panel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Search {
+    /// A bar by its shape and place alone: the best of clear contrast, else
+    /// the best faint one.
+    Bar(Bar),
+    /// No such bar; lines that may be one but break one of the rules it
+    /// keeps, best first: a one-row line without end caps, a bar shorter
+    /// than a 25th of the panel (down to a 60th), a faint one mid-field, a
+    /// [`ruler`] of ticks. Each counts only when a label that reads as a
+    /// length is beside it.
+    Unsure(Vec<Bar>),
 }
 
-/// Lines that may be a scale bar but break one of the rules a bar found by
-/// [`find`] keeps, best first: a one-row line without end caps, a bar
-/// shorter than a 25th of the panel (down to a 60th), a faint one
-/// mid-field, a [`ruler`] of ticks.
-/// Each counts only when a label that reads as a length is beside it.
-pub fn unsure(img: &GrayImage) -> Vec<Bar> {
-    let mut out: Vec<Candidate> =
-        [CONTRAST, FAINT].into_iter().flat_map(|c| candidates(img, c)).filter(|c| !c.sure).collect();
-    out.extend(ruler(img).map(|bar| Candidate { score: 1.5 * bar.length_px, bar, sure: false }));
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+/// Searches a panel for its scale bar (each contrast's candidates are
+/// gathered once, the faint ones only when no clear bar is found).
+pub fn search(img: &GrayImage) -> Search {
+    let mut all: Vec<Candidate> = Vec::new();
+    for contrast in [CONTRAST, FAINT] {
+        let found = candidates(img, contrast);
+        if let Some(c) = found.iter().find(|c| c.sure) {
+            return Search::Bar(c.bar.clone());
+        }
+        all.extend(found);
+    }
+    all.extend(ruler(img).map(|bar| Candidate { score: 1.5 * bar.length_px, bar, sure: false }));
+    all.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut bars: Vec<Bar> = Vec::new();
-    for c in out {
+    for c in all {
         if !bars.iter().any(|b| b.bbox == c.bar.bbox) {
             bars.push(c.bar);
         }
     }
-    bars
+    Search::Unsure(bars)
+}
+
+/// The most likely scale bar in a panel, by its shape and place alone.
+pub fn find(img: &GrayImage) -> Option<Bar> {
+    match search(img) {
+        Search::Bar(bar) => Some(bar),
+        Search::Unsure(_) => None,
+    }
 }
 
 /// The widest step between ticks a ruler may have, as a share of the width.
@@ -474,8 +492,8 @@ mod tests {
         fill(&mut img, 20..120, 150..151, 250);
         fill(&mut img, 300..314, 180..182, 250);
         fill(&mut img, 150..250, 199..200, 250);
-        assert_eq!(find(&img), None);
-        let unsure: Vec<[u32; 4]> = unsure(&img).iter().map(|b| b.bbox).collect();
+        let Search::Unsure(unsure) = search(&img) else { panic!("no bar by the rules") };
+        let unsure: Vec<[u32; 4]> = unsure.iter().map(|b| b.bbox).collect();
         assert_eq!(unsure, vec![[20, 150, 120, 151], [300, 180, 314, 182]]);
     }
 
