@@ -521,6 +521,11 @@ mod tests {
         let mut img = textured(400, 200);
         ticks(&mut img, &even, 120..190);
         assert_eq!(ruler(&img), None);
+        // Ticks in the first and last columns and on the last rows of the
+        // smallest panel searched are read without leaving the picture.
+        let mut img = textured(32, 32);
+        ticks(&mut img, &[0, 5, 10, 15, 20, 25, 30], 28..32);
+        assert!(ruler(&img).is_none_or(|r| r.bbox[2] <= 32 && r.bbox[3] <= 32));
     }
 
     #[test]
