@@ -463,9 +463,30 @@ fn real_panels_scale_bars() {
         assert!((bar.length_px - len).abs() <= 1.0, "{file}: {bar:?}");
     }
 
-    // No bar: a faint line between spheres mid-field, a short line whose
-    // "label" is texture read as "4nm" with no confidence.
-    for none in ["0fa38de2c7.png", "1e011bd992.png", "2ee0518d7a.png", "2bf4aa0195.png"] {
+    // The label grammar reads only lengths a bar would show: blurred zeros
+    // joined along their sides cut at their least inked column ("1m m"
+    // glyph by glyph), and a dotted "0" in a data-bar font that reads as an
+    // 8 ("18pm" in the old grammar). A bar's end cap, cut in two by the
+    // bar, is no line of text.
+    for (file, value, unit) in [("4628753cd8.png", 100.0, "nm"), ("3027f9ffe7.png", 10.0, "µm")] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some(unit)), "{file}: {bar:?}");
+    }
+    // "1um" as printed.
+    let bar = panel("41c25dca24.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref(), bar.text.as_deref()), (Some(1.0), Some("µm"), Some("1um")));
+    // JEOL's short white bar over "100 nm" in its black data bar.
+    let bar = panel("47286679c2.png").into_iter().find_map(|p| p.scale_bar).unwrap();
+    assert!(bar.bbox[0].abs_diff(329) <= 2 && bar.bbox[2].abs_diff(357) <= 2, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
+
+    // No bar: a faint line between spheres mid-field, short lines whose
+    // "label" is texture forced into the grammar as "4nm" or "3nm" (one
+    // shorter than a 40th of the panel, one through the text it is read
+    // from).
+    for none in
+        ["0fa38de2c7.png", "1e011bd992.png", "2ee0518d7a.png", "2bf4aa0195.png", "3ac1920a79.png", "4822787326.png"]
+    {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }
 }

@@ -100,16 +100,12 @@ pub fn find(img: &GrayImage, b: [u32; 4]) -> Vec<[u32; 4]> {
             if area(r) * 10 > area(b) * 6 {
                 continue;
             }
-            if !found.iter().any(|f| overlap(*f, r)) {
+            if !found.iter().any(|f| super::overlap(*f, r)) {
                 found.push(r);
             }
         }
     }
     found
-}
-
-fn overlap(a: [u32; 4], b: [u32; 4]) -> bool {
-    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 }
 
 #[cfg(test)]

@@ -343,6 +343,11 @@ fn insets(img: &GrayImage, cutter: &Cutter, b: [u32; 4], options: &Options) -> V
         .collect()
 }
 
+/// Two boxes share pixels.
+fn overlap(a: [u32; 4], b: [u32; 4]) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+}
+
 /// A box on or inside an inset's frame.
 fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
     let m = inset::SLACK;
@@ -353,7 +358,8 @@ fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
 /// label read...
 const UNSURE_TRIES: usize = 6;
 /// ...and how sure that reading must be (a reading through the label
-/// grammar is [`ocr::DECODED`]).
+/// grammar is [`ocr::DECODED`]). The label must also lie clear of the line:
+/// a line through text is a stroke of it.
 const UNSURE_LABEL: f64 = 0.15;
 
 fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<ScaleBar> {
@@ -366,7 +372,8 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
             (bar, label)
         }
         scalebar::Search::Unsure(lines) => lines.into_iter().take(UNSURE_TRIES).find_map(|bar| {
-            let label = ocr::read(&crop, &bar).filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL)?;
+            let label = ocr::read(&crop, &bar)
+                .filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL && !overlap(l.bbox, bar.bbox))?;
             Some((bar, Some(label)))
         })?,
     };

@@ -85,34 +85,64 @@ impl Label {
     }
 }
 
-/// States of the label grammar `digits [(.|,) digits] unit`, unit one of
-/// `nm µm um mm pm Å`.
+/// States of the label grammar: a length a scale bar would show (see
+/// [`plausible`]), a round value (1, 2, 2.5, 3, 4 or 5 times a power of
+/// ten, trailing zeros after a point allowed: `1.00`) in `nm` or `µm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Grammar {
     Start,
+    /// A leading 1, 3, 4 or 5, or a round value's zeros after it.
     Whole,
+    /// A leading 2 (which may go on as 25 or 2.5).
+    Two,
+    /// A lone leading 0, before its point.
+    Zero,
+    /// The point after a whole value.
     Point,
+    /// The point after a leading 2.
+    PointTwo,
+    /// The zeros after the point of `0.`.
     Fraction,
+    /// A 2 after `0.` and its zeros (which may go on as 0.25).
+    FractionTwo,
+    /// The value is complete; only zeros may follow.
+    Trailing,
     /// A unit's first letter, waiting for its `m`.
     Prefix,
     Done,
 }
 
 impl Grammar {
-    const ALL: [Grammar; 6] =
-        [Grammar::Start, Grammar::Whole, Grammar::Point, Grammar::Fraction, Grammar::Prefix, Grammar::Done];
+    const ALL: [Grammar; 11] = [
+        Grammar::Start,
+        Grammar::Whole,
+        Grammar::Two,
+        Grammar::Zero,
+        Grammar::Point,
+        Grammar::PointTwo,
+        Grammar::Fraction,
+        Grammar::FractionTwo,
+        Grammar::Trailing,
+        Grammar::Prefix,
+        Grammar::Done,
+    ];
 
     fn next(self, c: char) -> Option<Grammar> {
         use Grammar::*;
-        let digit = c.is_ascii_digit();
         Some(match (self, c) {
-            (Start, _) if digit => Whole,
-            (Whole, _) if digit => Whole,
+            (Start, '1' | '3' | '4' | '5') => Whole,
+            (Start, '2') => Two,
+            (Start, '0') => Zero,
+            (Whole | Two, '0') | (Two, '5') => Whole,
             (Whole, '.' | ',') => Point,
-            (Point, _) if digit => Fraction,
-            (Fraction, _) if digit => Fraction,
-            (Whole | Fraction, 'n' | 'µ' | 'u' | 'm' | 'p') => Prefix,
-            (Whole | Fraction, 'Å') | (Prefix, 'm') => Done,
+            (Two, '.' | ',') => PointTwo,
+            (Zero, '.' | ',') => Fraction,
+            (Fraction, '0') => Fraction,
+            (Fraction, '1' | '3' | '4' | '5') => Trailing,
+            (Fraction, '2') => FractionTwo,
+            (Point | PointTwo | Trailing | FractionTwo, '0') | (PointTwo | FractionTwo, '5') => Trailing,
+            (Whole | Two | Trailing | FractionTwo, 'n' | 'µ') => Prefix,
+            (Prefix, 'm') => Done,
             _ => return None,
         })
     }
@@ -133,7 +163,7 @@ type Back = (usize, usize, Vec<char>);
 /// Reads a label line as the label grammar allows: each glyph, two or three
 /// neighbours joined (an `m` or `0` that JPEG broke apart), or one glyph cut
 /// in two (`00` or `nm` that touch) is given characters so that the whole
-/// line reads as a length, at the least distance (each glyph's distance
+/// line reads as a length a scale bar would show, at the least distance (each glyph's distance
 /// weighted by its width).
 fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> Option<String> {
     let n = line.len();
@@ -199,15 +229,16 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
     Some(text.into_iter().collect())
 }
 
-/// A label read only through the grammar is kept when it also looks like a
-/// scale bar's: a round value (1, 2, 2.5, 3, 4 or 5 times a power of ten,
-/// written without a leading zero) in `nm` or `µm` as written, the units of
-/// nearly every SEM and TEM bar. Garbage forced into the grammar rarely is.
+/// A length a scale bar would show: a round value (1, 2, 2.5, 3, 4 or 5
+/// times a power of ten, written without a leading zero) in `nm`, `µm` or
+/// `um` as written, the units of nearly every SEM and TEM bar. A glyph read
+/// is preferred when it is one; the label grammar reads only these, but
+/// never makes an `n` or `µ` into a `u` (the commonest misread).
 fn plausible(text: &str, (value, _): &(f64, String)) -> bool {
     let mantissa = value / 10f64.powf(value.log10().floor());
     let round = [1.0, 2.0, 2.5, 3.0, 4.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
     let leading_zero = text.starts_with('0') && !text.starts_with("0.");
-    round && !leading_zero && (text.ends_with("nm") || text.ends_with("µm"))
+    round && !leading_zero && (text.ends_with("nm") || text.ends_with("µm") || text.ends_with("um"))
 }
 
 /// A length in `unit` (`pm`, `Å`, `nm`, `µm`, `mm`) in nanometres.
@@ -336,7 +367,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     for (line, ink_level) in &candidates {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
         let decoded = decode(&LABEL, img, line, Band::of(line), &level);
-        if let Some((text, read)) = decoded.and_then(|t| Some((t.clone(), parse(&t).filter(|r| plausible(&t, r))?))) {
+        if let Some((text, read)) = decoded.and_then(|t| Some((t.clone(), parse(&t)?))) {
             return Some(label(line, text, Some(read), DECODED));
         }
     }
@@ -457,7 +488,9 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
     let mut candidates: Vec<Vec<Blob>> =
         words.into_iter().filter(|l| (2..=10).contains(&l.len()) && near(l).1).collect();
     candidates.sort_by_key(|l| near(l).0);
-    candidates.into_iter().map(|l| complete(l, blobs)).collect()
+    // Still two glyphs once stacked pieces are one (not a bar's end cap,
+    // cut in two by the bar).
+    candidates.into_iter().map(|l| complete(l, blobs)).filter(|l| l.len() >= 2).collect()
 }
 
 fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
@@ -610,8 +643,10 @@ impl Glyphs {
 }
 
 /// The ways glyph `g` may be two glyphs that touch: cut at each thin column
-/// (ink in at most a third of its rows), each side trimmed to its ink. None
-/// for a glyph narrower than the band is high.
+/// (ink in at most a third of its rows) or, where a glyph at least as wide
+/// as the band is high has none (blurred `00` joined along their sides),
+/// at its least inked columns in the middle three fifths; each side trimmed
+/// to its ink. None for a glyph narrower than the band is high.
 fn cuts(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Vec<(Blob, Blob)> {
     if (g.w() as f32) < 0.8 * band.height() || g.w() < 6 {
         return Vec::new();
@@ -623,10 +658,14 @@ fn cuts(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Ve
         let cols: Vec<u32> = (a..b).filter(|x| (g.y0..g.y1).any(|y| ink(*x, y))).collect();
         Some(Blob { x0: *cols.first()?, y0: *rows.first()?, x1: cols.last()? + 1, y1: rows.last()? + 1 })
     };
-    (g.x0 + 2..g.x1 - 2)
-        .filter(|&c| (g.y0..g.y1).filter(|y| ink(c, *y)).count() * 3 <= g.h() as usize)
-        .filter_map(|c| Some((part(g.x0, c)?, part(c, g.x1)?)))
-        .collect()
+    let inked = |c: u32| (g.y0..g.y1).filter(|y| ink(c, *y)).count();
+    let mut at: Vec<u32> = (g.x0 + 2..g.x1 - 2).filter(|&c| inked(c) * 3 <= g.h() as usize).collect();
+    if at.is_empty() && g.w() as f32 >= band.height() {
+        let middle = g.x0 + g.w() / 5..g.x1 - g.w() / 5;
+        let least = middle.clone().map(inked).min().unwrap_or(0);
+        at = middle.filter(|&c| inked(c) <= least + 1).collect();
+    }
+    at.into_iter().filter_map(|c| Some((part(g.x0, c)?, part(c, g.x1)?))).collect()
 }
 
 /// The distance of a glyph to a template, or `None` once it reaches `bound`.
@@ -753,11 +792,19 @@ mod tests {
     fn the_label_grammar_and_what_it_keeps() {
         let reads =
             |text: &str| text.chars().try_fold(Grammar::Start, |s, c| s.next(c)).is_some_and(|s| s == Grammar::Done);
-        assert!(reads("100nm") && reads("0.5µm") && reads("2,5mm") && reads("5Å"));
-        assert!(!reads("100") && !reads("nm") && !reads("1.nm") && !reads("10nn"));
         let kept = |text: &str| parse(text).is_some_and(|r| plausible(text, &r));
-        assert!(kept("200nm") && kept("2.5µm") && kept("0.5µm") && kept("300nm"));
-        assert!(!kept("73µm") && !kept("0388nm") && !kept("2Å") && !kept("100um") && !kept("1mm"));
+        let good = ["100nm", "0.5µm", "2,5µm", "200nm", "250nm", "0.25µm", "1.00µm", "0.05µm", "3000nm", "10.0nm"];
+        let bad = ["100", "nm", "10nn", "73µm", "0388nm", "150nm", "205nm", "2Å", "1mm", "5pm"];
+        for text in good {
+            assert!(reads(text) && kept(text), "{text}");
+        }
+        for text in bad {
+            assert!(!reads(text) && !kept(text), "{text}");
+        }
+        // "um" as printed is kept when read glyph by glyph, but the grammar
+        // never makes an "n" or "µ" into a "u".
+        assert!(kept("100um") && !reads("100um"));
+        assert!(!reads("1.nm"));
     }
 
     #[test]
