@@ -556,17 +556,20 @@ fn real_databar_read_from_the_pixels() {
 /// Hitachi, TESCAN, FEI Quanta and Helios), read from the pixels and checked
 /// against what the instrument wrote into the file's metadata. The misses
 /// known today (`bench figures --show-failures`): Zeiss's 512-pixel bar,
-/// whose text was decimated to 5 pixels, and one italic 9 read as 0.
+/// whose text was decimated to 5 pixels. (A 1-bit italic 9, nearer a 0's
+/// template, is a 9 by its hole: `Mag = 7.79 K X`.)
 #[test]
 fn real_databars_agree_with_the_metadata() {
     let Some(archive) = shared("archive") else { return };
     let checks = emtrace::bench::databar_checks(&archive, &util::fixture("figures")).unwrap();
     assert_eq!(checks.len(), 57, "every image with a data bar is checked");
     let bad: Vec<_> = checks.iter().filter(|c| !(c.wrong.is_empty() && c.unread.is_empty())).collect();
-    assert!(bad.len() <= 2, "{:#?}", bad.iter().map(|c| (&c.path, &c.wrong, &c.unread)).collect::<Vec<_>>());
+    assert!(bad.len() <= 1, "{:#?}", bad.iter().map(|c| (&c.path, &c.wrong, &c.unread)).collect::<Vec<_>>());
     let right: usize = checks.iter().map(|c| c.right.len()).sum();
     let wrong: usize = checks.iter().map(|c| c.wrong.len()).sum();
-    assert!(right >= 359 && wrong <= 1, "{right} right, {wrong} wrong");
+    assert!(right >= 360 && wrong == 0, "{right} right, {wrong} wrong");
+    let italic = checks.iter().find(|c| c.path.ends_with("LTHD/unimplanted23.tif")).unwrap();
+    assert_eq!(italic.text.magnification, Some(7790.0));
     // Each vendor's layout is read in full: Hitachi's tick ruler, TESCAN's
     // grey keys, FEI's tables, Zeiss NVision's label beside a line, and
     // Auriga's 1-bit italic with touching letters (`InLens`).

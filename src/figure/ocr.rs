@@ -40,10 +40,14 @@ struct Template {
 pub(super) struct Glyphs {
     chars: Vec<char>,
     templates: Vec<Template>,
+    /// A round digit read is settled by its holes ([`by_holes`]): for the
+    /// crisp text of data bars, not for labels that blur or JPEG may have
+    /// half filled.
+    crisp: bool,
 }
 
 impl Glyphs {
-    fn load(bytes: &[u8], chars: Vec<char>) -> Glyphs {
+    fn load(bytes: &[u8], chars: Vec<char>, crisp: bool) -> Glyphs {
         let templates = bytes
             .chunks_exact(1 + 4 + GW * GH)
             .map(|r| Template {
@@ -53,14 +57,15 @@ impl Glyphs {
             })
             .filter(|t| t.ch < chars.len())
             .collect();
-        Glyphs { chars, templates }
+        Glyphs { chars, templates, crisp }
     }
 }
 
-static LABEL: LazyLock<Glyphs> = LazyLock::new(|| Glyphs::load(include_bytes!("glyphs.bin"), LABEL_CHARS.to_vec()));
+static LABEL: LazyLock<Glyphs> =
+    LazyLock::new(|| Glyphs::load(include_bytes!("glyphs.bin"), LABEL_CHARS.to_vec(), false));
 /// Letters, digits and punctuation in the fonts of instrument data bars.
 pub(super) static TEXT: LazyLock<Glyphs> =
-    LazyLock::new(|| Glyphs::load(include_bytes!("text-glyphs.bin"), TEXT_CHARS.chars().collect()));
+    LazyLock::new(|| Glyphs::load(include_bytes!("text-glyphs.bin"), TEXT_CHARS.chars().collect(), true));
 
 /// A label read next to a scale bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -589,7 +594,11 @@ impl Glyphs {
                 d2 = d;
             }
         }
-        (self.chars[c1], if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 }, d1)
+        let ch = match self.crisp {
+            true => by_holes(self.chars[c1], &holes(img, g, level)),
+            false => self.chars[c1],
+        };
+        (ch, if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 }, d1)
     }
 
     /// The distance of glyph `g` to each character (its best template).
@@ -666,6 +675,71 @@ fn cuts(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Ve
         at = middle.filter(|&c| inked(c) <= least + 1).collect();
     }
     at.into_iter().filter_map(|c| Some((part(g.x0, c)?, part(c, g.x1)?))).collect()
+}
+
+/// A round digit as its holes say: two holes are an 8; one hole in the
+/// upper part a 9, in the lower part a 6, from top to bottom a 0 (a
+/// 1-bit italic 9 is nearer a 0's template than a 9's). Blur may close a
+/// hole but never opens a side, so an 8 with one hole stays an 8, and
+/// other characters are left as read.
+fn by_holes(ch: char, holes: &[(f32, f32)]) -> char {
+    match (ch, holes) {
+        ('0' | '6' | '9', [(top, bottom)]) if *bottom <= 0.62 => '9',
+        ('0' | '6' | '9', [(top, _)]) if *top >= 0.38 => '6',
+        ('6' | '9', [(top, bottom)]) if *top <= 0.3 && *bottom >= 0.7 => '0',
+        _ => ch,
+    }
+}
+
+/// The holes of glyph `g` (background its outside cannot reach, two pixels
+/// or more), each as its top and bottom, shares of the glyph's height.
+fn holes(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> Vec<(f32, f32)> {
+    // The glyph's box with a one-pixel margin, so the outside is connected.
+    let (w, h) = (g.w() as usize + 2, g.h() as usize + 2);
+    let ink: Vec<bool> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            (1..w - 1).contains(&x)
+                && (1..h - 1).contains(&y)
+                && level(img.get_pixel(g.x0 + x as u32 - 1, g.y0 + y as u32 - 1)[0]) > 0.5
+        })
+        .collect();
+    // Background regions, 4-connected; those touching the margin are outside.
+    let mut region = vec![usize::MAX; w * h];
+    let mut spans: Vec<(usize, usize, bool, usize)> = Vec::new();
+    for start in 0..w * h {
+        if ink[start] || region[start] != usize::MAX {
+            continue;
+        }
+        let id = spans.len();
+        let (mut top, mut bottom, mut outside, mut size) = (usize::MAX, 0, false, 0);
+        let mut stack = vec![start];
+        region[start] = id;
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            (top, bottom, size) = (top.min(y), bottom.max(y), size + 1);
+            outside |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+            let next = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+            ];
+            for j in next.into_iter().flatten() {
+                if !ink[j] && region[j] == usize::MAX {
+                    region[j] = id;
+                    stack.push(j);
+                }
+            }
+        }
+        spans.push((top, bottom, outside, size));
+    }
+    let gh = g.h() as f32;
+    spans
+        .into_iter()
+        .filter(|s| !s.2 && s.3 >= 2)
+        .map(|(top, bottom, ..)| ((top - 1) as f32 / gh, bottom as f32 / gh))
+        .collect()
 }
 
 /// The distance of a glyph to a template, or `None` once it reaches `bound`.
@@ -805,6 +879,32 @@ mod tests {
         // never makes an "n" or "µ" into a "u".
         assert!(kept("100um") && !reads("100um"));
         assert!(!reads("1.nm"));
+    }
+
+    #[test]
+    fn round_digits_by_their_holes() {
+        // 1-bit glyphs, '#' ink: a 0, an italic 9 whose tail joins its
+        // bowl with a one-pixel hole (not counted), a 6, and an 8.
+        let glyph = |rows: &[&str]| {
+            let img = GrayImage::from_fn(rows[0].len() as u32, rows.len() as u32, |x, y| {
+                image::Luma([if rows[y as usize].as_bytes()[x as usize] == b'#' { 255 } else { 0 }])
+            });
+            let g = Blob { x0: 0, y0: 0, x1: img.width(), y1: img.height() };
+            holes(&img, &g, &|v: u8| v as f32 / 255.0)
+        };
+        let zero = glyph(&[".###.", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."]);
+        let nine = glyph(&[
+            "..###.", ".##.##", "##..##", "##..##", "##..##", "##.###", ".##.##", "...##.", "##.##.", ".###..",
+        ]);
+        let six = glyph(&[".###.", "#....", "#....", "####.", "#...#", "#...#", ".###."]);
+        let eight = glyph(&[".###.", "#...#", ".###.", "#...#", "#...#", ".###."]);
+        assert_eq!((zero.len(), nine.len(), six.len(), eight.len()), (1, 1, 1, 2));
+        assert_eq!(by_holes('0', &zero), '0');
+        assert_eq!(by_holes('0', &nine), '9');
+        assert_eq!(by_holes('0', &six), '6');
+        assert_eq!(by_holes('9', &zero), '0');
+        assert_eq!(by_holes('8', &nine), '8');
+        assert_eq!(by_holes('0', &eight), '0');
     }
 
     #[test]
