@@ -475,10 +475,17 @@ fn real_panels_scale_bars() {
     // "1um" as printed.
     let bar = panel("41c25dca24.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref(), bar.text.as_deref()), (Some(1.0), Some("µm"), Some("1um")));
-    // JEOL's short white bar over "100 nm" in its black data bar.
-    let bar = panel("47286679c2.png").into_iter().find_map(|p| p.scale_bar).unwrap();
-    assert!(bar.bbox[0].abs_diff(329) <= 2 && bar.bbox[2].abs_diff(357) <= 2, "{bar:?}");
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
+    // JEOL's short white bar over "100 nm" in its black data bar, in a font
+    // with dotted zeros (templates from DejaVu Sans Mono; they read as 8).
+    for (file, x0, x1) in [("47286679c2.png", 329, 357), ("427ebc9e15.png", 350, 380)] {
+        let bar = panel(file).into_iter().find_map(|p| p.scale_bar).unwrap();
+        assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{file}: {bar:?}");
+    }
+    // A short bar whose label is much wider: "20" over the bar, "nm" well
+    // to its right.
+    let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(20.0), Some("nm")), "{bar:?}");
 
     // No bar: a faint line between spheres mid-field, short lines whose
     // "label" is texture forced into the grammar as "4nm" or "3nm" (one

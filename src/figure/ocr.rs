@@ -300,7 +300,10 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let [bx0, by0, bx1, by1] = bar.bbox;
     let len = bx1 - bx0;
     let reach = (h / 6).max(6 * (by1 - by0)).max(24);
-    let region = [bx0.saturating_sub(len), by0.saturating_sub(reach), (bx1 + len).min(w), (by1 + reach).min(h)];
+    // As far to each side as up and down, at least: a short bar's label
+    // may be far wider than the bar.
+    let side = len.max(reach);
+    let region = [bx0.saturating_sub(side), by0.saturating_sub(reach), (bx1 + side).min(w), (by1 + reach).min(h)];
     let bar_level = mean(img, bar.bbox);
     // Background: the pixels just around the bar.
     let ring = [bx0.saturating_sub(3), by0.saturating_sub(3), (bx1 + 3).min(w), (by1 + 3).min(h)];
