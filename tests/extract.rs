@@ -482,6 +482,10 @@ fn real_panels_scale_bars() {
         assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{file}: {bar:?}");
     }
+    // A serif "3 µm" under a particle whose bright rim curves over the
+    // label's line (no glyph: it spans three of them).
+    let bar = panel("1b935635dd.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(3.0), Some("µm")), "{bar:?}");
     // A short bar whose label is much wider: "20" over the bar, "nm" well
     // to its right.
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();

@@ -467,9 +467,16 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
             None => lines.push(vec![*b]),
         }
     }
-    // Split each line into words of glyphs of similar height with small gaps.
+    // Split each line into words of glyphs of similar height with small gaps,
+    // leaving out what spans the middles of two or more of its glyphs (a
+    // particle's rim curving over the label is no glyph).
     let mut words: Vec<Vec<Blob>> = Vec::new();
-    for mut l in lines {
+    for l in lines {
+        let spans = |g: &Blob, o: &Blob| (2 * g.x0..2 * g.x1).contains(&(o.x0 + o.x1));
+        let mut l: Vec<Blob> = l.iter().filter(|g| l.iter().filter(|o| spans(g, o)).count() <= 2).copied().collect();
+        if l.is_empty() {
+            continue;
+        }
         l.sort_by_key(|g| g.x0);
         let mut heights: Vec<u32> = l.iter().map(Blob::h).collect();
         heights.sort_unstable();
