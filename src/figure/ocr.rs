@@ -168,8 +168,8 @@ type Back = (usize, usize, Vec<char>);
 /// Reads a label line as the label grammar allows: each glyph, two or three
 /// neighbours joined (an `m` or `0` that JPEG broke apart), or one glyph cut
 /// in two (`00` or `nm` that touch) is given characters so that the whole
-/// line reads as a length a scale bar would show, at the least distance (each glyph's distance
-/// weighted by its width).
+/// line reads as a length a scale bar would show, at the least distance
+/// (each glyph's distance weighted by its width).
 fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> Option<String> {
     let n = line.len();
     let total: f32 = line.iter().map(|g| g.w() as f32).sum::<f32>().max(1.0);
@@ -687,14 +687,14 @@ fn cuts(img: &GrayImage, g: &Blob, band: Band, level: &impl Fn(u8) -> f32) -> Ve
     at.into_iter().filter_map(|c| Some((part(g.x0, c)?, part(c, g.x1)?))).collect()
 }
 
-/// A round digit as its holes say: two holes are an 8; one hole in the
-/// upper part a 9, in the lower part a 6, from top to bottom a 0 (a
-/// 1-bit italic 9 is nearer a 0's template than a 9's). Blur may close a
-/// hole but never opens a side, so an 8 with one hole stays an 8, and
-/// other characters are left as read.
+/// A round digit as its one hole says: in the upper part a 9, in the lower
+/// part a 6, from top to bottom a 0 (a 1-bit italic 9 is nearer a 0's
+/// template than a 9's). An 8 stays an 8 (blur may close one of its holes;
+/// a 6 whose hook nearly closes has two), and other characters are left as
+/// read.
 fn by_holes(ch: char, holes: &[(f32, f32)]) -> char {
     match (ch, holes) {
-        ('0' | '6' | '9', [(top, bottom)]) if *bottom <= 0.62 => '9',
+        ('0' | '6' | '9', [(_, bottom)]) if *bottom <= 0.62 => '9',
         ('0' | '6' | '9', [(top, _)]) if *top >= 0.38 => '6',
         ('6' | '9', [(top, bottom)]) if *top <= 0.3 && *bottom >= 0.7 => '0',
         _ => ch,
@@ -715,16 +715,15 @@ fn holes(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> Vec<(f32, f32
         })
         .collect();
     // Background regions, 4-connected; those touching the margin are outside.
-    let mut region = vec![usize::MAX; w * h];
+    let mut seen = vec![false; w * h];
     let mut spans: Vec<(usize, usize, bool, usize)> = Vec::new();
     for start in 0..w * h {
-        if ink[start] || region[start] != usize::MAX {
+        if ink[start] || seen[start] {
             continue;
         }
-        let id = spans.len();
         let (mut top, mut bottom, mut outside, mut size) = (usize::MAX, 0, false, 0);
         let mut stack = vec![start];
-        region[start] = id;
+        seen[start] = true;
         while let Some(i) = stack.pop() {
             let (x, y) = (i % w, i / w);
             (top, bottom, size) = (top.min(y), bottom.max(y), size + 1);
@@ -736,8 +735,8 @@ fn holes(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> Vec<(f32, f32
                 (y + 1 < h).then(|| i + w),
             ];
             for j in next.into_iter().flatten() {
-                if !ink[j] && region[j] == usize::MAX {
-                    region[j] = id;
+                if !ink[j] && !seen[j] {
+                    seen[j] = true;
                     stack.push(j);
                 }
             }
