@@ -101,7 +101,7 @@ pub fn read(img: &GrayImage, bbox: [u32; 4]) -> Text {
     let threshold = (INK * dmax).max(25.0);
     let ink: Vec<bool> =
         (0..h * w).map(|i| diff(img.get_pixel(bx0 + (i % w) as u32, by0 + (i / w) as u32)[0]) > threshold).collect();
-    let blobs: Vec<Blob> = ocr::components(&ink, w, h)
+    let blobs: Vec<Blob> = ocr::components(&ink, w, h, true)
         .into_iter()
         .map(|b| Blob { x0: b.x0 + bx0, y0: b.y0 + by0, x1: b.x1 + bx0, y1: b.y1 + by0 })
         .collect();

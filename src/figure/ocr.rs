@@ -341,7 +341,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
                 ink[y * rw + x] = !on_bar && level(img.get_pixel(ix, iy)[0]) > 0.5;
             }
         }
-        let blobs: Vec<Blob> = components(&ink, rw, rh)
+        let blobs: Vec<Blob> = components(&ink, rw, rh, true)
             .into_iter()
             .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
@@ -410,13 +410,14 @@ fn ring_mean(img: &GrayImage, outer: [u32; 4], inner: [u32; 4]) -> f32 {
     }
 }
 
-/// 8-connected components of `ink` (`w × h`).
-pub(super) fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
-    let mut seen = vec![false; ink.len()];
+/// Connected components of `on` (`w × h`), 8-connected with `diagonal`,
+/// else 4-connected.
+pub(super) fn components(on: &[bool], w: usize, h: usize, diagonal: bool) -> Vec<Blob> {
+    let mut seen = vec![false; on.len()];
     let mut out = Vec::new();
     let mut stack = Vec::new();
-    for start in 0..ink.len() {
-        if !ink[start] || seen[start] {
+    for start in 0..on.len() {
+        if !on[start] || seen[start] {
             continue;
         }
         seen[start] = true;
@@ -431,9 +432,10 @@ pub(super) fn components(ink: &[bool], w: usize, h: usize) -> Vec<Blob> {
             for dy in -1i64..=1 {
                 for dx in -1i64..=1 {
                     let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    if nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h {
+                    if (diagonal || dx == 0 || dy == 0) && nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h
+                    {
                         let j = ny as usize * w + nx as usize;
-                        if ink[j] && !seen[j] {
+                        if on[j] && !seen[j] {
                             seen[j] = true;
                             stack.push(j);
                         }
@@ -706,48 +708,21 @@ fn by_holes(ch: char, holes: &[(f32, f32)]) -> char {
 fn holes(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> Vec<(f32, f32)> {
     // The glyph's box with a one-pixel margin, so the outside is connected.
     let (w, h) = (g.w() as usize + 2, g.h() as usize + 2);
-    let ink: Vec<bool> = (0..w * h)
+    let background: Vec<bool> = (0..w * h)
         .map(|i| {
             let (x, y) = (i % w, i / w);
-            (1..w - 1).contains(&x)
-                && (1..h - 1).contains(&y)
-                && level(img.get_pixel(g.x0 + x as u32 - 1, g.y0 + y as u32 - 1)[0]) > 0.5
+            let inside = (1..w - 1).contains(&x) && (1..h - 1).contains(&y);
+            !(inside && level(img.get_pixel(g.x0 + x as u32 - 1, g.y0 + y as u32 - 1)[0]) > 0.5)
         })
         .collect();
-    // Background regions, 4-connected; those touching the margin are outside.
-    let mut seen = vec![false; w * h];
-    let mut spans: Vec<(usize, usize, bool, usize)> = Vec::new();
-    for start in 0..w * h {
-        if ink[start] || seen[start] {
-            continue;
-        }
-        let (mut top, mut bottom, mut outside, mut size) = (usize::MAX, 0, false, 0);
-        let mut stack = vec![start];
-        seen[start] = true;
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            (top, bottom, size) = (top.min(y), bottom.max(y), size + 1);
-            outside |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-            let next = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ];
-            for j in next.into_iter().flatten() {
-                if !ink[j] && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            }
-        }
-        spans.push((top, bottom, outside, size));
-    }
+    // 4-connected: background slips between the diagonal steps of a
+    // 1-bit stroke. What reaches the margin is outside; a 4-connected
+    // region of two pixels or more has a box of two pixels or more.
     let gh = g.h() as f32;
-    spans
+    components(&background, w, h, false)
         .into_iter()
-        .filter(|s| !s.2 && s.3 >= 2)
-        .map(|(top, bottom, ..)| ((top - 1) as f32 / gh, bottom as f32 / gh))
+        .filter(|r| r.x0 > 0 && r.y0 > 0 && r.x1 < w as u32 && r.y1 < h as u32 && r.w() * r.h() >= 2)
+        .map(|r| ((r.y0 - 1) as f32 / gh, (r.y1 - 1) as f32 / gh))
         .collect()
 }
 
