@@ -289,7 +289,8 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
                 }
             }
         }
-        if opts.show_failures && (has_bar && (hit.is_none() || (truth.is_some() && !exact))) {
+        let false_bar = detected.len() > usize::from(hit.is_some()) && truth_box.is_some() == has_bar;
+        if opts.show_failures && (false_bar || (has_bar && (hit.is_none() || (truth.is_some() && !exact)))) {
             let got: Vec<String> = detected.iter().map(|d| format!("{:?} {:?}", d.bbox, d.text)).collect();
             eprintln!("{file}: truth {bar} {label:?}; found {got:?}");
         }

@@ -245,7 +245,13 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         if !sure && (r.y0 < 2 || r.y1 + 2 > h) {
             continue;
         }
-        let place = if edge { 1.5 } else { 1.0 };
+        // ...but one set off by the rows on one side only, against the
+        // picture's edge, is as often a strip of the picture below a bar.
+        let place = match (edge, r.y0 < 2 || r.y1 + 2 > h) {
+            (true, false) => 1.5,
+            (true, true) => 0.75,
+            (false, _) => 1.0,
+        };
         // Thin and long: the remnant of a label box cut by a bar is thicker.
         let caps = if capped { 2.0 } else { 1.0 };
         let score = len as f64 * place * caps / (thick as f64).sqrt();
@@ -464,6 +470,18 @@ mod tests {
         assert_eq!(find(&img), None);
         fill(&mut img, 100..160, 197..200, 250);
         assert_eq!(find(&img).unwrap().bbox, [100, 197, 160, 200]);
+    }
+
+    #[test]
+    fn a_bar_over_a_strip_against_the_edge() {
+        // A black bar on a light picture whose last rows, under the bar, are
+        // a longer strip of flat grey: set off only by the bar above it (the
+        // picture's edge is below), the strip is no likelier a bar than the
+        // bar itself.
+        let mut img = GrayImage::from_fn(300, 200, |x, y| image::Luma([(195 + ((x * 13 + y * 7) % 11)) as u8]));
+        fill(&mut img, 40..160, 178..189, 0);
+        fill(&mut img, 50..200, 189..200, 100);
+        assert_eq!(find(&img).unwrap().bbox, [40, 178, 160, 189]);
     }
 
     #[test]
