@@ -491,6 +491,24 @@ fn real_panels_scale_bars() {
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(20.0), Some("nm")), "{bar:?}");
 
+    // Outlined white "50 nm" on a light picture: of the lines near the bar,
+    // the one the grammar reads at least cost ("50 mm" glyph by glyph), not
+    // the nearest (texture read as "40µm").
+    let bar = panel("3a8af6d3f4.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(50.0), Some("nm")), "{bar:?}");
+    // A black bar with a strip of the picture under it, against the
+    // picture's bottom edge: the bar, whose label is "200 nm" above it.
+    let bar = panel("032bd4a6b1.png")[0].scale_bar.clone().unwrap();
+    assert!(bar.bbox[0].abs_diff(451) <= 2 && bar.bbox[2].abs_diff(588) <= 2, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(200.0), Some("nm")), "{bar:?}");
+    // Labels no template fits (white text outlined in black on a light
+    // picture; a blurred serif whose "2" touches a particle): no length
+    // rather than one the grammar forces ("0.04nm", "100µm").
+    for file in ["2e5dab1969.png", "173c98ef82.png"] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!(bar.value, None, "{file}: {bar:?}");
+    }
+
     // No bar: a faint line between spheres mid-field, short lines whose
     // "label" is texture forced into the grammar as "4nm" or "3nm" (one
     // shorter than a 40th of the panel, one through the text it is read

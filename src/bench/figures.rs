@@ -51,6 +51,9 @@ pub struct FiguresReport {
     pub with_scale: usize,
     /// nm/px within 3% of the truth.
     pub scale_within_3pct: usize,
+    /// Labels of found bars read as another length (a wrong nm/px; the
+    /// rest of the inexact ones were not read).
+    pub labels_wrong: usize,
     /// Mean confidence of exact label reads.
     pub confidence_exact: f64,
     /// Mean confidence of reads that parsed but were wrong.
@@ -260,6 +263,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         r.labels_exact += usize::from(exact);
         if let (Some(d), Some(_)) = (hit, &read) {
             if exact { &mut confident_exact } else { &mut confident_wrong }.push(d.confidence);
+            r.labels_wrong += usize::from(!exact && truth.is_some());
         }
         if let (Some(t), Some((value, unit))) = (truth_box, &truth) {
             r.with_scale += 1;
@@ -345,6 +349,7 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
         r.with_label,
         pct(r.labels_exact, r.with_label)
     )?;
+    writeln!(out, "  label read as another length {:>4}/{:<4}", r.labels_wrong, r.with_label)?;
     writeln!(
         out,
         "  nm/px within 3%      {:>4}/{:<4} {:>7}",

@@ -20,6 +20,9 @@ const GW: usize = 12;
 const GH: usize = 16;
 /// The confidence of a label read only as the label grammar allows.
 pub(super) const DECODED: f64 = 0.2;
+/// The most a label read as the label grammar allows may cost (the mean
+/// distance of its glyphs to their templates, weighted by width).
+const DECODE_COST: f32 = 0.14;
 /// A character read, with its margin over the runner-up and its glyph's box.
 pub(super) type Read = (char, f64, Blob);
 
@@ -169,8 +172,15 @@ type Back = (usize, usize, Vec<char>);
 /// neighbours joined (an `m` or `0` that JPEG broke apart), or one glyph cut
 /// in two (`00` or `nm` that touch) is given characters so that the whole
 /// line reads as a length a scale bar would show, at the least distance
-/// (each glyph's distance weighted by its width).
-fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &impl Fn(u8) -> f32) -> Option<String> {
+/// (each glyph's distance weighted by its width). Returns the text and that
+/// distance.
+fn decode(
+    glyphs: &Glyphs,
+    img: &GrayImage,
+    line: &[Blob],
+    band: Band,
+    level: &impl Fn(u8) -> f32,
+) -> Option<(String, f32)> {
     let n = line.len();
     let total: f32 = line.iter().map(|g| g.w() as f32).sum::<f32>().max(1.0);
     // cost[i][s]: the least cost of reading glyphs ..i ending in state s.
@@ -231,7 +241,7 @@ fn decode(glyphs: &Glyphs, img: &GrayImage, line: &[Blob], band: Band, level: &i
         (i, s) = (from, state);
     }
     text.reverse();
-    Some(text.into_iter().collect())
+    Some((text.into_iter().collect(), cost[n][index(Grammar::Done)]))
 }
 
 /// A length a scale bar would show: a round value (1, 2, 2.5, 3, 4 or 5
@@ -354,10 +364,11 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         Label { value, unit, text, bbox, confidence }
     };
     // The first line that reads glyph by glyph as a length a scale bar
-    // would show; else the first that reads as one as the label grammar
-    // allows (never trusted more than [`DECODED`]); else the first that
-    // reads glyph by glyph as any length; else the nearest line's text,
-    // unparsed.
+    // would show; else the line the label grammar reads as one at least
+    // cost, when its glyphs fit their templates well enough
+    // ([`DECODE_COST`]; never trusted more than [`DECODED`]); else the
+    // first that reads glyph by glyph as any length; else the nearest
+    // line's text, unparsed.
     let (mut parsed, mut fallback) = (None, None);
     for (line, ink_level) in &candidates {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
@@ -372,12 +383,17 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             }
         }
     }
-    for (line, ink_level) in &candidates {
-        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
-        let decoded = decode(&LABEL, img, line, Band::of(line), &level);
-        if let Some((text, read)) = decoded.and_then(|t| Some((t.clone(), parse(&t)?))) {
-            return Some(label(line, text, Some(read), DECODED));
-        }
+    let decoded = candidates
+        .iter()
+        .filter_map(|(line, ink_level)| {
+            let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+            let (text, cost) = decode(&LABEL, img, line, Band::of(line), &level)?;
+            Some((cost, line, text))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some((_, line, text)) = decoded.filter(|(cost, ..)| *cost <= DECODE_COST) {
+        let read = parse(&text);
+        return Some(label(line, text, read, DECODED));
     }
     parsed.or(fallback)
 }
