@@ -491,6 +491,12 @@ fn real_panels_scale_bars() {
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(20.0), Some("nm")), "{bar:?}");
 
+    // Particles on a bright-field background, half of it flat near-white:
+    // a micrograph all the same (the rest of its background is noisy), and
+    // its bar is found.
+    let p = panel("3430b20071.png");
+    let bar = p.iter().find(|p| p.micrograph).and_then(|p| p.scale_bar.clone()).expect("a micrograph with a bar");
+    assert!(bar.bbox[0].abs_diff(19) <= 2 && bar.bbox[2].abs_diff(99) <= 2, "{bar:?}");
     // Outlined white "50 nm" on a light picture: of the lines near the bar,
     // the one the grammar reads at least cost ("50 mm" glyph by glyph), not
     // the nearest (texture read as "40µm").

@@ -227,14 +227,18 @@ impl Cutter<'_> {
 
     /// Texture fills the box: little flat paper (pixels of the page colour
     /// equal to their neighbours, as in plots and schemes) and real contrast.
-    /// Micrograph backgrounds, however light, carry noise.
+    /// Micrograph backgrounds, however light, carry noise: where most of the
+    /// box is of the page's colour (particles on a bright-field TEM
+    /// background), a third or more of those pixels are not flat, against a
+    /// fifth at most on the plots and schemes of the benchmark's figures.
     fn is_micrograph(&self, r: [u32; 4]) -> bool {
         let (w, h) = (r[2] - r[0], r[3] - r[1]);
         if w < 48 || h < 48 {
             return false;
         }
         let n = ((w - 1) * (h - 1)) as f64;
-        let mut paper = 0u32;
+        // Pixels of the page's colour, and those of them that are flat.
+        let (mut coloured, mut paper) = (0u32, 0u32);
         let (mut sum, mut sq) = (0f64, 0f64);
         for y in r[1]..r[3] - 1 {
             for x in r[0]..r[2] - 1 {
@@ -248,13 +252,15 @@ impl Cutter<'_> {
                 } else {
                     !(21..235).contains(&v)
                 };
+                coloured += u32::from(is_paper);
                 paper += u32::from(flat && is_paper);
                 sum += v as f64;
                 sq += (v as f64).powi(2);
             }
         }
         let sd = (sq / n - (sum / n).powi(2)).max(0.0).sqrt();
-        (paper as f64) < 0.35 * n && sd > 8.0
+        let (paper, coloured) = (paper as f64, coloured as f64);
+        (paper < 0.35 * n || paper < 0.7 * coloured) && sd > 8.0
     }
 }
 
@@ -563,6 +569,25 @@ pub(crate) mod tests {
                 assert!(p.nm_per_px.is_none_or(f64::is_finite), "{p:?}");
             }
         }
+    }
+
+    #[test]
+    fn particles_on_a_bright_field_background() {
+        // A few dark particles on a near-white box: with the background's
+        // noise a micrograph, drawn flat a scheme of dots.
+        let particles = |noise: u32| {
+            let mut seed = 3u32;
+            GrayImage::from_fn(200, 160, |x, y| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let inside = [(50, 40), (140, 70), (80, 120)]
+                    .iter()
+                    .any(|&(cx, cy): &(i32, i32)| (x as i32 - cx).pow(2) + (y as i32 - cy).pow(2) < 15 * 15);
+                image::Luma([if inside { 40 } else { 248 - ((seed >> 16) % (noise + 1)) as u8 }])
+            })
+        };
+        let micrograph = |img: &GrayImage| Cutter { img, bg: background(img) }.is_micrograph([0, 0, 200, 160]);
+        assert!(micrograph(&particles(4)));
+        assert!(!micrograph(&particles(0)));
     }
 
     #[test]
