@@ -303,8 +303,9 @@ impl Blob {
 
 /// Reads the label of `bar` in `img` (the panel): text the colour of the
 /// bar first, then text of the opposite colour (a black bar on a white box
-/// with grey text); the first line that parses as a length wins, else the
-/// nearest line's text is returned unparsed.
+/// with grey text), then faint text of the bar's colour; the first line
+/// that reads as a length wins, else the nearest line's text is returned
+/// unparsed.
 pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let (w, h) = img.dimensions();
     let [bx0, by0, bx1, by1] = bar.bbox;
@@ -337,9 +338,11 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let extreme = |share: usize| greys.get(greys.len().saturating_sub(1) * share / 100).map_or(bg, |&v| v as f32);
     let other =
         if bar_level > bg { extreme(2).max(2.0 * bg - bar_level) } else { extreme(98).min(2.0 * bg - bar_level) };
-    // Candidate lines of both colours, nearest first within each colour.
+    // Candidate lines of both colours, nearest first within each colour;
+    // last, text of the bar's colour at half its contrast (thin strokes of
+    // small anti-aliased text never reach the bar's grey).
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
-    for ink_level in [bar_level, other] {
+    for ink_level in [bar_level, other, (bar_level + bg) / 2.0] {
         let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
         let rw = (region[2] - region[0]) as usize;
         let rh = (region[3] - region[1]) as usize;
