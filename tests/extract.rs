@@ -504,6 +504,12 @@ fn real_panels_scale_bars() {
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
     let bar = panel("2c6c108b4d.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(50.0), Some("nm")), "{bar:?}");
+    // A STEM picture whose flat black vacuum is 37% of it: a micrograph,
+    // with its "100 nm" bar.
+    let p = panel("1bf56ce626.png");
+    let bar = p.iter().find(|p| p.micrograph).and_then(|p| p.scale_bar.clone()).expect("a micrograph with a bar");
+    assert!(bar.bbox[0].abs_diff(540) <= 2 && bar.bbox[2].abs_diff(672) <= 2, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
     // Outlined white "50 nm" on a light picture: of the lines near the bar,
     // the one the grammar reads at least cost ("50 mm" glyph by glyph), not
     // the nearest (texture read as "40µm").

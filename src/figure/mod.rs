@@ -260,7 +260,10 @@ impl Cutter<'_> {
         }
         let sd = (sq / n - (sum / n).powi(2)).max(0.0).sqrt();
         let (paper, coloured) = (paper as f64, coloured as f64);
-        (paper < 0.35 * n || paper < 0.7 * coloured) && sd > 8.0
+        // Flat black is half of many a dark-field or STEM picture (the
+        // vacuum around its particles) and seldom the page of a plot.
+        let most = if self.bg <= 25 { 0.5 } else { 0.35 };
+        (paper < most * n || paper < 0.7 * coloured) && sd > 8.0
     }
 }
 
@@ -588,6 +591,25 @@ pub(crate) mod tests {
         let micrograph = |img: &GrayImage| Cutter { img, bg: background(img) }.is_micrograph([0, 0, 200, 160]);
         assert!(micrograph(&particles(4)));
         assert!(!micrograph(&particles(0)));
+    }
+
+    #[test]
+    fn particles_in_a_dark_field() {
+        // A textured grey cluster over 57% of a flat black box (the vacuum
+        // of a STEM picture) is a micrograph; white curves on black are not.
+        let mut seed = 5u32;
+        let stem = GrayImage::from_fn(200, 160, |x, y| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let (dx, dy) = ((x as f64 - 100.0) / 90.0, (y as f64 - 80.0) / 65.0);
+            image::Luma([if dx * dx + dy * dy >= 1.0 { 0 } else { 120 + ((seed >> 16) % 60) as u8 }])
+        });
+        let plot = GrayImage::from_fn(200, 160, |x, y| {
+            let curve = (y as i32 - 80 - ((x as f64 / 12.0).sin() * 40.0) as i32).abs() < 2;
+            image::Luma([if curve || x == 10 || y == 150 { 255 } else { 0 }])
+        });
+        let micrograph = |img: &GrayImage| Cutter { img, bg: background(img) }.is_micrograph([0, 0, 200, 160]);
+        assert!(micrograph(&stem));
+        assert!(!micrograph(&plot));
     }
 
     #[test]
