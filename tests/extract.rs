@@ -493,33 +493,29 @@ fn real_panels_scale_bars() {
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(20.0), Some("nm")), "{bar:?}");
 
-    // Particles on a bright-field background, half of it flat near-white:
-    // a micrograph all the same (the rest of its background is noisy), and
-    // its bar is found.
-    let p = panel("3430b20071.png");
-    let bar = p.iter().find(|p| p.micrograph).and_then(|p| p.scale_bar.clone()).expect("a micrograph with a bar");
-    assert!(bar.bbox[0].abs_diff(19) <= 2 && bar.bbox[2].abs_diff(99) <= 2, "{bar:?}");
-    // Its label's thin grey strokes and a blurred serif "50 nm" never reach
-    // their bar's black: read at half its contrast.
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
-    let bar = panel("2c6c108b4d.png")[0].scale_bar.clone().unwrap();
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(50.0), Some("nm")), "{bar:?}");
-    // A STEM picture whose flat black vacuum is 37% of it: a micrograph,
-    // with its "100 nm" bar.
-    let p = panel("1bf56ce626.png");
-    let bar = p.iter().find(|p| p.micrograph).and_then(|p| p.scale_bar.clone()).expect("a micrograph with a bar");
-    assert!(bar.bbox[0].abs_diff(540) <= 2 && bar.bbox[2].abs_diff(672) <= 2, "{bar:?}");
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
-    // Outlined white "50 nm" on a light picture: of the lines near the bar,
-    // the one the grammar reads at least cost ("50 mm" glyph by glyph), not
-    // the nearest (texture read as "40µm").
-    let bar = panel("3a8af6d3f4.png")[0].scale_bar.clone().unwrap();
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(50.0), Some("nm")), "{bar:?}");
-    // A black bar with a strip of the picture under it, against the
-    // picture's bottom edge: the bar, whose label is "200 nm" above it.
-    let bar = panel("032bd4a6b1.png")[0].scale_bar.clone().unwrap();
-    assert!(bar.bbox[0].abs_diff(451) <= 2 && bar.bbox[2].abs_diff(588) <= 2, "{bar:?}");
-    assert_eq!((bar.value, bar.unit.as_deref()), (Some(200.0), Some("nm")), "{bar:?}");
+    // Bars found (x0 and x1 within 2 px) and read:
+    // - particles on a bright-field background, half of it flat near-white:
+    //   a micrograph all the same (the rest of its background is noisy);
+    //   its label's thin grey strokes never reach the bar's black, and are
+    //   read at half its contrast;
+    // - a STEM picture whose flat black vacuum is 37% of it: a micrograph;
+    // - a black bar with a strip of the picture under it, against the
+    //   picture's bottom edge: the bar, not the strip.
+    for (file, x0, x1, value) in
+        [("3430b20071.png", 19, 99, 100.0), ("1bf56ce626.png", 540, 672, 100.0), ("032bd4a6b1.png", 451, 588, 200.0)]
+    {
+        let bar = panel(file).into_iter().find(|p| p.micrograph).and_then(|p| p.scale_bar).expect(file);
+        assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
+    }
+    // "50 nm" in a blurred serif that never reaches its bar's black (read
+    // at half its contrast), and outlined in white on a light picture: of
+    // the lines near the bar, the one the grammar reads at least cost
+    // ("50 mm" glyph by glyph), not the nearest (texture read as "40µm").
+    for file in ["2c6c108b4d.png", "3a8af6d3f4.png"] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(50.0), Some("nm")), "{file}: {bar:?}");
+    }
     // Labels no template fits (white text outlined in black on a light
     // picture; a blurred serif whose "2" touches a particle): no length
     // rather than one the grammar forces ("0.04nm", "100µm").
