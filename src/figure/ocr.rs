@@ -391,12 +391,11 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         .filter_map(|(line, ink_level)| {
             let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
             let (text, cost) = decode(&LABEL, img, line, Band::of(line), &level)?;
-            Some((cost, line, text))
+            Some((cost, line, parse(&text)?, text))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let Some((_, line, text)) = decoded.filter(|(cost, ..)| *cost <= DECODE_COST) {
-        let read = parse(&text);
-        return Some(label(line, text, read, DECODED));
+    if let Some((_, line, read, text)) = decoded.filter(|(cost, ..)| *cost <= DECODE_COST) {
+        return Some(label(line, text, Some(read), DECODED));
     }
     parsed.or(fallback)
 }

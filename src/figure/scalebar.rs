@@ -242,12 +242,13 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         let sure = (thick >= 2 || capped) && len >= min_len && (contrast >= CONTRAST || edge);
         // A line that stands out on one side only, against the picture's
         // top or bottom edge, is more often its border.
-        if !sure && (r.y0 < 2 || r.y1 + 2 > h) {
+        let one_sided = r.y0 < 2 || r.y1 + 2 > h;
+        if !sure && one_sided {
             continue;
         }
-        // ...but one set off by the rows on one side only, against the
-        // picture's edge, is as often a strip of the picture below a bar.
-        let place = match (edge, r.y0 < 2 || r.y1 + 2 > h) {
+        // Near the top or bottom edge scores higher, but set off on one
+        // side only lower: as often a strip of the picture under a bar.
+        let place = match (edge, one_sided) {
             (true, false) => 1.5,
             (true, true) => 0.75,
             (false, _) => 1.0,
