@@ -25,7 +25,8 @@ pub struct FiguresBenchOptions {
     /// Archive images with data bars.
     #[arg(long, default_value = "../shared/data/archive")]
     pub archive: PathBuf,
-    /// Print each panel whose bar or label went wrong on stderr.
+    /// Print each panel whose bar or label went wrong (missed, misread or
+    /// detected where there is none) on stderr.
     #[arg(long)]
     pub show_failures: bool,
 }
