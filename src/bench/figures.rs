@@ -249,11 +249,15 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         r.with_label += usize::from(has_bar && truth.is_some());
         let truth_box = bbox(bar);
         let hit = truth_box.and_then(|t| detected.iter().find(|d| same_bar(d.bbox, t)));
-        match (has_bar, truth_box) {
-            (false, _) => r.false_bars += detected.len(),
-            (true, Some(_)) => r.false_bars += detected.len() - usize::from(hit.is_some()),
-            (true, None) => r.unverified += detected.len(),
-        }
+        let false_bars = match (has_bar, truth_box) {
+            (false, _) => detected.len(),
+            (true, Some(_)) => detected.len() - usize::from(hit.is_some()),
+            (true, None) => {
+                r.unverified += detected.len();
+                0
+            }
+        };
+        r.false_bars += false_bars;
         let read = hit.and_then(|d| Some((d.value?, d.unit.clone()?)));
         if let Some(d) = hit {
             r.bars_found += 1;
@@ -294,8 +298,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
                 }
             }
         }
-        let false_bar = detected.len() > usize::from(hit.is_some()) && truth_box.is_some() == has_bar;
-        if opts.show_failures && (false_bar || (has_bar && (hit.is_none() || (truth.is_some() && !exact)))) {
+        if opts.show_failures && (false_bars > 0 || (has_bar && (hit.is_none() || (truth.is_some() && !exact)))) {
             let got: Vec<String> = detected.iter().map(|d| format!("{:?} {:?}", d.bbox, d.text)).collect();
             eprintln!("{file}: truth {bar} {label:?}; found {got:?}");
         }

@@ -341,9 +341,11 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // Candidate lines of both colours, nearest first within each colour;
     // last, text of the bar's colour at half its contrast (thin strokes of
     // small anti-aliased text never reach the bar's grey).
+    // How far a grey is from the background towards the ink (0–1).
+    let level_for = |ink_level: f32| move |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
     for ink_level in [bar_level, other, (bar_level + bg) / 2.0] {
-        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+        let level = level_for(ink_level);
         let rw = (region[2] - region[0]) as usize;
         let rh = (region[3] - region[1]) as usize;
         let mut ink = vec![false; rw * rh];
@@ -374,7 +376,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // line's text, unparsed.
     let (mut parsed, mut fallback) = (None, None);
     for (line, ink_level) in &candidates {
-        let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+        let level = level_for(*ink_level);
         let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
         match parse(&text) {
             Some(read) if plausible(&text, &read) => return Some(label(line, text, Some(read), margin)),
@@ -389,7 +391,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let decoded = candidates
         .iter()
         .filter_map(|(line, ink_level)| {
-            let level = |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+            let level = level_for(*ink_level);
             let (text, cost) = decode(&LABEL, img, line, Band::of(line), &level)?;
             Some((cost, line, parse(&text)?, text))
         })
@@ -624,10 +626,7 @@ impl Glyphs {
                 d2 = d;
             }
         }
-        let ch = match self.crisp {
-            true => by_holes(self.chars[c1], &holes(img, g, level)),
-            false => self.chars[c1],
-        };
+        let ch = if self.crisp { by_holes(self.chars[c1], &holes(img, g, level)) } else { self.chars[c1] };
         (ch, if d2 > 0.0 && d2.is_finite() { ((d2 - d1) / d2) as f64 } else { 0.0 }, d1)
     }
 
