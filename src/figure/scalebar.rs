@@ -229,9 +229,11 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
         // A one-row line is a bar only with end caps (Zeiss, FEI).
         let capped = thick <= 3 && capped(img, &r, contrast);
-        if thick > max_thick || len < 4 * thick {
+        if thick > max_thick || len < 2 * thick {
             continue;
         }
+        // A block under four times as long as thick is as often a label box.
+        let blocky = len < 4 * thick;
         let Some(light) = stands_out(img, &r, contrast) else { continue };
         if boxed(img, &r, contrast) {
             continue;
@@ -239,7 +241,7 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let edge = !(0.2..=0.65).contains(&cy);
-        let sure = (thick >= 2 || capped) && len >= min_len && (contrast >= CONTRAST || edge);
+        let sure = (thick >= 2 || capped) && !blocky && len >= min_len && (contrast >= CONTRAST || edge);
         // A line that stands out on one side only, against the picture's
         // top or bottom edge, is more often its border.
         let one_sided = r.y0 < 2 || r.y1 + 2 > h;
@@ -504,16 +506,19 @@ mod tests {
 
     #[test]
     fn lines_that_need_a_label_to_count() {
-        // A one-row line without end caps and a bar shorter than a 25th of
-        // the panel are no bars by the rules, but are offered as unsure; a
+        // A one-row line without end caps, a bar shorter than a 25th of the
+        // panel and a block are no bars by the rules, but are offered as
+        // unsure; a
         // one-row line on the picture's last rows is not even that.
         let mut img = textured(400, 200);
         fill(&mut img, 20..120, 150..151, 250);
         fill(&mut img, 300..314, 180..182, 250);
         fill(&mut img, 150..250, 199..200, 250);
+        // A block three times as long as thick has a label box's shape.
+        fill(&mut img, 200..236, 20..32, 250);
         let Search::Unsure(unsure) = search(&img) else { panic!("no bar by the rules") };
         let unsure: Vec<[u32; 4]> = unsure.iter().map(|b| b.bbox).collect();
-        assert_eq!(unsure, vec![[20, 150, 120, 151], [300, 180, 314, 182]]);
+        assert_eq!(unsure, vec![[20, 150, 120, 151], [200, 20, 236, 32], [300, 180, 314, 182]]);
     }
 
     #[test]
