@@ -513,6 +513,12 @@ fn real_panels_scale_bars() {
         assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
     }
+    // FEI's bracket, a one-row line between ticks that fall between two
+    // columns: the line (its 1 µm read from the data bar), not the black
+    // between the ticks under it.
+    let bar = panel("245e1a4826.png")[0].scale_bar.clone().unwrap();
+    assert!(bar.bbox[1] >= 497 && bar.bbox[3] <= 501 && (103.0..=106.0).contains(&bar.length_px), "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(1.0), Some("µm")), "{bar:?}");
     // "50 nm" in a blurred serif that never reaches its bar's black (read
     // at half its contrast), and outlined in white on a light picture: of
     // the lines near the bar, the one the grammar reads at least cost

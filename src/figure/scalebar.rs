@@ -341,18 +341,22 @@ fn vertical(img: &GrayImage, r: &Rect, on: impl Fn(u32) -> bool) -> (usize, usiz
 }
 
 /// End caps: at both ends a short tick of the bar's grey crosses it, at
-/// least three pixels above and below.
+/// least three pixels above and below, the two about as tall (within a
+/// factor of two: a letter's stem and the join of its bowls are not).
 fn capped(img: &GrayImage, r: &Rect, contrast: f64) -> bool {
     let tick = |x: u32| {
         let (up, down) = vertical(img, r, |y| like(img, r, x, y, contrast));
-        up >= 3 && down >= 3
+        (up >= 3 && down >= 3).then_some(up + down)
     };
     // The tick may sit on the end pixel, the one inside it or (being darker
-    // or lighter than the line, it ends the run) the one beyond.
+    // or lighter than the line, it ends the run) one of the two beyond (an
+    // anti-aliased tick's lighter column ends the run a pixel early).
     let w = img.width();
-    let end = |xs: [Option<u32>; 3]| xs.into_iter().flatten().any(tick);
-    end([r.x0.checked_sub(1), Some(r.x0), Some(r.x0 + 1)])
-        && end([(r.x1 < w).then_some(r.x1), Some(r.x1 - 1), r.x1.checked_sub(2)])
+    let end = |xs: [Option<u32>; 4]| xs.into_iter().flatten().filter_map(tick).max();
+    let left = end([r.x0.checked_sub(2), r.x0.checked_sub(1), Some(r.x0), Some(r.x0 + 1)]);
+    let right =
+        end([(r.x1 + 1 < w).then_some(r.x1 + 1), (r.x1 < w).then_some(r.x1), Some(r.x1 - 1), r.x1.checked_sub(2)]);
+    left.zip(right).is_some_and(|(a, b)| a.max(b) <= 2 * a.min(b))
 }
 
 /// The bar's length along its middle row, counting the partial coverage of
@@ -462,6 +466,26 @@ mod tests {
         assert!((19..=20).contains(&b.bbox[0]) && (120..=121).contains(&b.bbox[2]), "{b:?}");
         assert_eq!((b.bbox[1], b.bbox[3]), (150, 151));
         assert!(!b.light);
+    }
+
+    #[test]
+    fn end_caps_anti_aliased_and_alike() {
+        // A one-row line whose right tick falls between two columns: the
+        // lighter one ends the line a pixel before the tick (FEI's bracket).
+        let line = |right: &[(u32, u8, std::ops::Range<u32>)]| {
+            let mut img = GrayImage::from_pixel(300, 200, image::Luma([255]));
+            fill(&mut img, 20..120, 150..151, 120);
+            fill(&mut img, 19..20, 142..159, 90);
+            for (x, v, ys) in right {
+                fill(&mut img, *x..*x + 1, ys.clone(), *v);
+            }
+            img
+        };
+        let b = find(&line(&[(120, 170, 142..159), (121, 100, 142..159)])).unwrap();
+        assert!((19..=20).contains(&b.bbox[0]) && b.bbox[1..] == [150, 120, 151], "{b:?}");
+        // A tick at one end and a stem six times as tall at the other (the
+        // middle stroke of a letter): no caps, so no bar.
+        assert_eq!(find(&line(&[(120, 90, 100..200)])), None);
     }
 
     #[test]
