@@ -534,6 +534,15 @@ fn real_panels_scale_bars() {
         let bar = panel(file)[0].scale_bar.clone().unwrap();
         assert_eq!(bar.value, None, "{file}: {bar:?}");
     }
+    // Hitachi's "200um", its "um" one blob: the grammar reads it as printed
+    // ("200nm" before a "u" could be read at all), and two "nm" labels whose
+    // "n" looks a little like a "u" stay "nm".
+    for (file, value, unit) in
+        [("410284d28b.png", 200.0, "µm"), ("19b0afdf81.png", 50.0, "nm"), ("3692286ecf.png", 20.0, "nm")]
+    {
+        let bar = panel(file).into_iter().find_map(|p| p.scale_bar).expect(file);
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some(unit)), "{file}: {bar:?}");
+    }
 
     // No bar: a faint line between spheres mid-field, short lines whose
     // "label" is texture forced into the grammar as "4nm" or "3nm" (one

@@ -56,10 +56,11 @@ pub struct FiguresReport {
     /// Labels of found bars read as another length (a wrong nm/px; the
     /// rest of the inexact ones were not read).
     pub labels_wrong: usize,
-    /// Mean confidence of exact label reads.
-    pub confidence_exact: f64,
-    /// Mean confidence of reads that parsed but were wrong.
-    pub confidence_wrong: f64,
+    /// Mean confidence of exact label reads (null when there are none).
+    pub confidence_exact: Option<f64>,
+    /// Mean confidence of reads that parsed but were wrong (null when there
+    /// are none).
+    pub confidence_wrong: Option<f64>,
     /// Mean |length − truth| of found bars, pixels.
     pub bar_length_error_px: f64,
     /// Label crops given to both readers.
@@ -330,8 +331,8 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
             }
         }
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    r.bar_length_error_px = mean(&length_errors);
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    r.bar_length_error_px = mean(&length_errors).unwrap_or(0.0);
     r.confidence_exact = mean(&confident_exact);
     r.confidence_wrong = mean(&confident_wrong);
     Ok(r)
@@ -369,8 +370,9 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
     writeln!(out, "  bar length error     {:.2} px mean (against boxes checked by eye)", r.bar_length_error_px)?;
     writeln!(
         out,
-        "  label confidence     {:.2} mean on exact reads, {:.2} on wrong reads that parsed",
-        r.confidence_exact, r.confidence_wrong
+        "  label confidence     {} mean on exact reads, {} on wrong reads that parsed",
+        shown(r.confidence_exact),
+        shown(r.confidence_wrong)
     )?;
     writeln!(out, "Label crops ({}), same crops for both readers:", r.crops)?;
     writeln!(out, "  emtrace   exact {:>4} {:>7}", r.crops_emtrace_exact, pct(r.crops_emtrace_exact, r.crops))?;
@@ -406,4 +408,9 @@ pub fn print_figures(out: &mut impl Write, r: &FiguresReport) -> std::io::Result
         unread
     )?;
     Ok(())
+}
+
+/// A mean to two places, or "none" where there was nothing to average.
+fn shown(mean: Option<f64>) -> String {
+    mean.map_or_else(|| "none".to_string(), |m| format!("{m:.2}"))
 }
