@@ -161,10 +161,13 @@ pub fn ruler(img: &GrayImage) -> Option<Bar> {
                     if second - first < 5.0 || (second - first) * RULER_STEP as f64 > w as f64 {
                         continue;
                     }
-                    // Follow the mean step while a tick is within 1.5 px of it.
+                    // Follow the mean step while a tick is within 1.5 px or a
+                    // tenth of it of where it says (ticks at whole-pixel
+                    // places stray further from a wide step).
                     let (mut last, mut n) = (second, 2);
+                    let step = |last: f64, n: usize| (last - first) / (n - 1) as f64;
                     while let Some(&c) =
-                        centres.iter().find(|&&c| (c - last - (last - first) / (n - 1) as f64).abs() <= 1.5)
+                        centres.iter().find(|&&c| (c - last - step(last, n)).abs() <= (step(last, n) / 10.0).max(1.5))
                     {
                         (last, n) = (c, n + 1);
                     }
@@ -562,6 +565,14 @@ mod tests {
         let r = ruler(&img).unwrap();
         assert!((r.length_px - 205.0).abs() <= 0.5, "{r:?}");
         assert!(r.light && r.bbox[0] == 40 && (r.bbox[1], r.bbox[3]) == (170, 175), "{r:?}");
+        // Hitachi's dotted ruler on a published panel (410284d28b): eleven
+        // dots about 20.65 px apart, each at a whole pixel up to 1.1 px off
+        // that step, all of them followed.
+        let stray = [24, 45, 66, 86, 106, 128, 148, 170, 189, 210, 231];
+        let mut img = textured(400, 200);
+        ticks(&mut img, &stray, 170..175);
+        let r = ruler(&img).unwrap();
+        assert!((r.length_px - 207.0).abs() <= 0.5, "{r:?}");
         let uneven = [40, 52, 75, 81, 110, 150, 158, 190, 230, 236];
         let mut img = textured(400, 200);
         ticks(&mut img, &uneven, 170..175);
