@@ -340,9 +340,8 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
 
 /// emtrace's reading of a label crop: its bar and label.
 fn scalebar_label(crop: &image::GrayImage) -> Option<(f64, String)> {
-    let bar = figure::scalebar::find(crop)?;
-    let label = ocr::read(crop, &bar)?;
-    Some((label.value?, label.unit?))
+    let bar = figure::scale_bar(crop, &figure::Options::default())?;
+    Some((bar.value?, bar.unit?))
 }
 
 /// Prints the report.

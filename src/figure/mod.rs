@@ -327,6 +327,13 @@ pub fn panels_with(img: &GrayImage, options: &Options, vector: &Vector) -> Vec<P
         .collect()
 }
 
+/// The scale bar of a picture taken whole as one micrograph (a label crop),
+/// found and read as a panel's is.
+pub fn scale_bar(img: &GrayImage, options: &Options) -> Option<ScaleBar> {
+    let (w, h) = img.dimensions();
+    (w > 0 && h > 0).then(|| scale_bar_of(img, [0, 0, w, h], options)).flatten()
+}
+
 fn nm_per_px(s: Option<&ScaleBar>) -> Option<f64> {
     let s = s?;
     Some(ocr::nm(s.value?, s.unit.as_deref()?) / s.length_px)
