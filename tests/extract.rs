@@ -547,6 +547,11 @@ fn real_panels_scale_bars() {
     // off the mean step: all of them followed, 405 to 611.
     let bar = panel("410284d28b.png").into_iter().find_map(|p| p.scale_bar).unwrap();
     assert!((bar.length_px - 206.5).abs() <= 1.0, "{bar:?}");
+    // JEOL's "100nm" on a black data bar, its glyphs run together, reads
+    // "400pm" there: no instrument prints pm on its bar, so the data bar
+    // gives no scale rather than that one.
+    let databar = panel("21308b3614.png")[0].databar.clone().unwrap();
+    assert!(databar.text.lines[0].contains("pm") && databar.text.scale_bar.is_none(), "{databar:?}");
 
     // No bar: a faint line between spheres mid-field, short lines whose
     // "label" is texture forced into the grammar as "4nm" or "3nm" (one

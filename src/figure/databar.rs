@@ -562,7 +562,9 @@ fn scale(rules: &[Blob], ticks: &[Blob], cells: &[Cell]) -> Option<Scale> {
         let half = first.w() / 2;
         bars.push([first.x0 + half, first.y0, last.x0 + half + 1, last.y1]);
     }
-    // Lengths (one word or two) that are not a setting (`WD = 8.6 mm`).
+    // Lengths (one word or two) that are not a setting (`WD = 8.6 mm`), in
+    // the units instruments print on their bars: nm, µm or mm, never pm or
+    // Å (a `100nm` read as `400pm` is no scale).
     let mut labels: Vec<(f64, String, [u32; 4])> = Vec::new();
     for c in cells {
         let setting = c.text.split_once(['=', ':']).and_then(|(k, _)| key(k)).or_else(|| key(&c.words[0].text));
@@ -572,7 +574,8 @@ fn scale(rules: &[Blob], ticks: &[Blob], cells: &[Cell]) -> Option<Scale> {
         for (i, w) in c.words.iter().enumerate() {
             let next = c.words.get(i + 1);
             let pair = next.and_then(|n| ocr::parse(&format!("{} {}", w.text, n.text)).map(|p| (p, n.bbox[2])));
-            if let Some(((v, u), x1)) = ocr::parse(&w.text).map(|p| (p, w.bbox[2])).or(pair) {
+            let read = ocr::parse(&w.text).map(|p| (p, w.bbox[2])).or(pair);
+            if let Some(((v, u), x1)) = read.filter(|((_, u), _)| ["nm", "µm", "mm"].contains(&u.as_str())) {
                 labels.push((v, u, [w.bbox[0], w.bbox[1], x1, w.bbox[3]]));
             }
         }
