@@ -165,10 +165,12 @@ pub fn ruler(img: &GrayImage) -> Option<Bar> {
                     // tenth of it of where it says (ticks at whole-pixel
                     // places stray further from a wide step).
                     let (mut last, mut n) = (second, 2);
-                    let step = |last: f64, n: usize| (last - first) / (n - 1) as f64;
-                    while let Some(&c) =
-                        centres.iter().find(|&&c| (c - last - step(last, n)).abs() <= (step(last, n) / 10.0).max(1.5))
-                    {
+                    loop {
+                        let step = (last - first) / (n - 1) as f64;
+                        let Some(&c) = centres.iter().find(|&&c| (c - last - step).abs() <= (step / 10.0).max(1.5))
+                        else {
+                            break;
+                        };
                         (last, n) = (c, n + 1);
                     }
                     if n >= 6 && best.as_ref().is_none_or(|(m, b)| n > *m || (n == *m && b.bbox[1] > y)) {
@@ -230,8 +232,6 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
     let mut out = Vec::new();
     for r in done {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
-        // A one-row line is a bar only with end caps (Zeiss, FEI).
-        let capped = thick <= 3 && capped(img, &r, contrast);
         if thick > max_thick || len < 2 * thick {
             continue;
         }
@@ -241,6 +241,8 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         if boxed(img, &r, contrast) {
             continue;
         }
+        // A one-row line is a bar only with end caps (Zeiss, FEI).
+        let capped = thick <= 3 && capped(img, &r, contrast);
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let edge = !(0.2..=0.65).contains(&cy);
@@ -535,8 +537,7 @@ mod tests {
     fn lines_that_need_a_label_to_count() {
         // A one-row line without end caps, a bar shorter than a 25th of the
         // panel and a block are no bars by the rules, but are offered as
-        // unsure; a
-        // one-row line on the picture's last rows is not even that.
+        // unsure; a one-row line on the picture's last rows is not even that.
         let mut img = textured(400, 200);
         fill(&mut img, 20..120, 150..151, 250);
         fill(&mut img, 300..314, 180..182, 250);
