@@ -502,12 +502,16 @@ fn real_panels_scale_bars() {
     // - a black bar with a strip of the picture under it, against the
     //   picture's bottom edge: the bar, not the strip;
     // - a white block only 2.5 times as long as thick (a label box's shape),
-    //   beside its boxed label "100 nm".
+    //   beside its boxed label "100 nm";
+    // - black bars near the foot of white label boxes: the bars, not the
+    //   longer, thinner white margins under them.
     for (file, x0, x1, value) in [
         ("3430b20071.png", 19, 99, 100.0),
         ("1bf56ce626.png", 540, 672, 100.0),
         ("032bd4a6b1.png", 451, 588, 200.0),
         ("478a6c42ec.png", 9, 78, 100.0),
+        ("2d1a6c5ce4.png", 26, 175, 100.0),
+        ("1bed563906.png", 13, 79, 100.0),
     ] {
         let bar = panel(file).into_iter().find(|p| p.micrograph).and_then(|p| p.scale_bar).expect(file);
         assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");

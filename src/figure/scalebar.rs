@@ -264,10 +264,49 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         let caps = if capped { 2.0 } else { 1.0 };
         let score = len as f64 * place * caps / (thick as f64).sqrt();
         let bar = Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light };
-        out.push(Candidate { bar, score, sure });
+        out.push((r, Candidate { bar, score, sure }));
     }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
-    out
+    // Of a light and a dark line stacked along the same columns, one set off
+    // from what is around it by under two thirds of the other's contrast is
+    // a strip beside a bar: a label box's white margin under its black bar
+    // stands out from the bar, hardly from the picture on its other side.
+    // (The black between the end caps under FEI's white line is set off as
+    // clearly as the line.)
+    let setoff: Vec<f64> = out.iter().map(|(r, _)| set_off(img, r)).collect();
+    let mut kept: Vec<Candidate> = Vec::new();
+    for (i, (r, c)) in out.iter().enumerate() {
+        let beaten = out
+            .iter()
+            .zip(&setoff)
+            .any(|((o, d), &s)| d.bar.light != c.bar.light && stacked(r, o) && 3.0 * setoff[i] < 2.0 * s);
+        if !beaten {
+            kept.push(Candidate { bar: c.bar.clone(), score: c.score, sure: c.sure });
+        }
+    }
+    kept.sort_by(|a, b| b.score.total_cmp(&a.score));
+    kept
+}
+
+/// Two lines over the same columns (four fifths of the shorter one's), at
+/// most three rows apart.
+fn stacked(a: &Rect, b: &Rect) -> bool {
+    let common = a.x1.min(b.x1).saturating_sub(a.x0.max(b.x0));
+    let gap = a.y0.max(b.y0).saturating_sub(a.y1.min(b.y1));
+    5 * common >= 4 * (a.x1 - a.x0).min(b.x1 - b.x0) && gap <= 3
+}
+
+/// How far a line's grey is from the mean of the row two beyond it on its
+/// weaker side (the next row may be its anti-aliased edge); on one side only
+/// against the picture's edge.
+fn set_off(img: &GrayImage, r: &Rect) -> f64 {
+    let n = (r.x1 - r.x0) as f64;
+    let row = |y: u32| ((r.x0..r.x1).map(|x| img.get_pixel(x, y)[0] as f64).sum::<f64>() / n - r.mean).abs();
+    let below = r.y1 + 1;
+    [r.y0.checked_sub(2), (below < img.height()).then_some(below)]
+        .into_iter()
+        .flatten()
+        .map(row)
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The rows above and below the bar differ from it along most of its
@@ -491,6 +530,20 @@ mod tests {
         // A tick at one end and a stem six times as tall at the other (the
         // middle stroke of a letter): no caps, so no bar.
         assert_eq!(find(&line(&[(120, 90, 100..200)])), None);
+    }
+
+    #[test]
+    fn a_label_box_margin_under_its_bar_is_no_bar() {
+        // A white box down to the picture's lower part, its black bar near
+        // the box's foot: the white margin under the bar is longer and
+        // thinner than the bar, but stands out from the picture below it
+        // far less than from the bar.
+        let mut img = textured(300, 200);
+        fill(&mut img, 0..140, 140..185, 250);
+        fill(&mut img, 20..120, 170..177, 5);
+        let b = find(&img).unwrap();
+        assert_eq!(b.bbox, [20, 170, 120, 177]);
+        assert!(!b.light);
     }
 
     #[test]
