@@ -1,7 +1,7 @@
 //! Scale-bar detection: a solid horizontal bar, white or black, that
 //! stands out from what is above and below it (in the micrograph or on a
 //! label box), end caps allowed. Its length is measured to sub-pixel
-//! precision from the partial coverage of the pixels at its two ends.
+//! precision between its ends at half maximum.
 
 use image::GrayImage;
 use serde::Serialize;
@@ -263,7 +263,7 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         // Thin and long: the remnant of a label box cut by a bar is thicker.
         let caps = if capped { 2.0 } else { 1.0 };
         let score = len as f64 * place * caps / (thick as f64).sqrt();
-        let bar = Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r), light };
+        let bar = Bar { bbox: [r.x0, r.y0, r.x1, r.y1], length_px: subpixel_length(img, &r, light), light };
         out.push((r, Candidate { bar, score, sure }));
     }
     // Of a light and a dark line stacked along the same columns, one set off
@@ -403,32 +403,47 @@ fn capped(img: &GrayImage, r: &Rect, contrast: f64) -> bool {
     left.zip(right).is_some_and(|(a, b)| a.max(b) <= 2 * a.min(b))
 }
 
-/// The bar's length along its middle row, counting the partial coverage of
-/// the first pixel beyond each end.
-fn subpixel_length(img: &GrayImage, r: &Rect) -> f64 {
-    let w = img.width();
+/// How far a blurred end may ramp from the bar's grey to the background's.
+const RAMP: usize = 6;
+
+/// The bar's length along its middle row, between its ends at half
+/// maximum: where the grey is half way from the bar's to the background's,
+/// linear between pixel centres. Walking out from an end, the background is
+/// where the grey stops moving away from the bar's (a resampled bar's end
+/// ramps over a few pixels; a sharp one's edge pixel is partly covered).
+/// A pixel beyond the end that is still more the bar's than the bar is an
+/// end cap crossing it, and the bar ends at its outer edge.
+fn subpixel_length(img: &GrayImage, r: &Rect, light: bool) -> f64 {
+    let w = img.width() as i64;
     let y = (r.y0 + r.y1) / 2;
-    let at = |x: u32| img.get_pixel(x.min(w - 1), y)[0] as f64;
-    let inside = (r.x0..r.x1).map(at).sum::<f64>() / (r.x1 - r.x0) as f64;
-    // Coverage of the edge pixel between the bar and the mean of the two
-    // pixels beyond it; small differences are background noise.
-    let cover = |edge: Option<u32>, beyond: [Option<u32>; 2]| -> f64 {
-        let (Some(e), [Some(b1), Some(b2)]) = (edge, beyond) else { return 0.0 };
-        let (v, bg) = (at(e), (at(b1) + at(b2)) / 2.0);
-        if (inside - bg).abs() < 1.0 {
-            return 0.0;
+    // Greys signed so that the bar is the higher.
+    let sign = if light { 1.0 } else { -1.0 };
+    let at = |x: i64| sign * img.get_pixel(x as u32, y)[0] as f64;
+    let inside = (r.x0..r.x1).map(|x| at(x as i64)).sum::<f64>() / (r.x1 - r.x0) as f64;
+    // The end's offset beyond the centre of the bar's end pixel `last`,
+    // walking in direction `dir`.
+    let end = |last: i64, dir: i64| -> f64 {
+        if (0..w).contains(&(last + dir)) && at(last + dir) >= inside {
+            return 1.5;
         }
-        let f = ((v - bg) / (inside - bg)).clamp(0.0, 1.0);
-        if f < 0.15 {
-            0.0
-        } else {
-            f
+        let mut greys = vec![inside];
+        let mut x = last + dir;
+        while (0..w).contains(&x) && greys.len() <= RAMP && greys[greys.len() - 1] - at(x) >= 2.0 {
+            greys.push(at(x));
+            x += dir;
         }
+        if greys.len() == 1 {
+            // The picture's edge, or no step to the background at all.
+            return 0.5;
+        }
+        let bg = greys[greys.len() - 1];
+        let half = (inside + bg) / 2.0;
+        greys
+            .windows(2)
+            .position(|p| p[0] > half && p[1] <= half)
+            .map_or(0.0, |i| i as f64 + (greys[i] - half) / (greys[i] - greys[i + 1]))
     };
-    let left = cover(r.x0.checked_sub(1), [r.x0.checked_sub(2), r.x0.checked_sub(3)]);
-    let right =
-        cover((r.x1 < w).then_some(r.x1), [(r.x1 + 1 < w).then_some(r.x1 + 1), (r.x1 + 2 < w).then_some(r.x1 + 2)]);
-    (r.x1 - r.x0) as f64 + left + right
+    (r.x1 - r.x0) as f64 - 1.0 + end(r.x0 as i64, -1) + end(r.x1 as i64 - 1, 1)
 }
 
 #[cfg(test)]
@@ -464,6 +479,25 @@ mod tests {
         let b = find(&img).unwrap();
         assert_eq!(b.bbox, [30, 175, 110, 179]);
         assert!(!b.light);
+    }
+
+    #[test]
+    fn a_resampled_bar_ends_at_half_maximum() {
+        // A white bar from 100.0 to 150.0 blurred by a 4-px box: each end
+        // ramps over four pixels, and is where the ramp is half way up.
+        let mut img = textured(300, 200);
+        let covered = |x: u32| {
+            let c = x as f64 + 0.5;
+            ((c + 2.0).min(150.0) - (c - 2.0).max(100.0)).max(0.0) / 4.0
+        };
+        for y in 170..176 {
+            for x in 90..160 {
+                img.put_pixel(x, y, image::Luma([(105.0 + 145.0 * covered(x)).round() as u8]));
+            }
+        }
+        let b = find(&img).unwrap();
+        assert!(b.light);
+        assert!((b.length_px - 50.0).abs() < 0.15, "{b:?}");
     }
 
     #[test]
