@@ -488,6 +488,12 @@ fn real_panels_scale_bars() {
     // label's line (no glyph: it spans three of them).
     let bar = panel("1b935635dd.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(3.0), Some("µm")), "{bar:?}");
+    // A bar cut by the picture's bottom edge, one row of it left: the line
+    // offered last counts with its label "1 um" over it.
+    let bar = panel("2897b777fe.png")[0].scale_bar.clone().unwrap();
+    assert!(bar.bbox[0] <= 4 && bar.bbox[2].abs_diff(90) <= 2 && bar.bbox[1] >= 509, "{bar:?}");
+    assert!((bar.length_px - 87.9).abs() < 1.0, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(1.0), Some("µm")), "{bar:?}");
     // A short bar whose label is much wider: "20" over the bar, "nm" well
     // to its right.
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();

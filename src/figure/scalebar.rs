@@ -74,8 +74,9 @@ pub enum Search {
     /// No such bar; lines that may be one but break one of the rules it
     /// keeps, best first: a one-row line without end caps, a bar shorter
     /// than a 25th of the panel (down to a 40th), a faint one mid-field, a
-    /// [`ruler`] of ticks. Each counts only when a label that reads as a
-    /// length is beside it.
+    /// [`ruler`] of ticks, and last a line on the picture's top or bottom
+    /// rows. Each counts only when a label that reads as a length is beside
+    /// it.
     Unsure(Vec<Bar>),
 }
 
@@ -250,14 +251,13 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         // A line that stands out on one side only, against the picture's
         // top or bottom edge, is more often its border.
         let one_sided = r.y0 < 2 || r.y1 + 2 > h;
-        if !sure && one_sided {
-            continue;
-        }
         // Near the top or bottom edge scores higher, but set off on one
-        // side only lower: as often a strip of the picture under a bar.
+        // side only lower: as often a strip of the picture under a bar;
+        // and, where it breaks a rule too, last of all.
         let place = match (edge, one_sided) {
             (true, false) => 1.5,
-            (true, true) => 0.75,
+            (true, true) if sure => 0.75,
+            (true, true) => 0.01,
             (false, _) => 1.0,
         };
         // Thin and long: the remnant of a label box cut by a bar is thicker.
@@ -624,7 +624,8 @@ mod tests {
     fn lines_that_need_a_label_to_count() {
         // A one-row line without end caps, a bar shorter than a 25th of the
         // panel and a block are no bars by the rules, but are offered as
-        // unsure; a one-row line on the picture's last rows is not even that.
+        // unsure; a one-row line on the picture's last row (a bar cut by
+        // the picture's edge, or its border) is offered last of all.
         let mut img = textured(400, 200);
         fill(&mut img, 20..120, 150..151, 250);
         fill(&mut img, 300..314, 180..182, 250);
@@ -633,7 +634,7 @@ mod tests {
         fill(&mut img, 200..236, 20..32, 250);
         let Search::Unsure(unsure) = search(&img) else { panic!("no bar by the rules") };
         let unsure: Vec<[u32; 4]> = unsure.iter().map(|b| b.bbox).collect();
-        assert_eq!(unsure, vec![[20, 150, 120, 151], [200, 20, 236, 32], [300, 180, 314, 182]]);
+        assert_eq!(unsure, vec![[20, 150, 120, 151], [200, 20, 236, 32], [300, 180, 314, 182], [150, 199, 250, 200]]);
     }
 
     #[test]
