@@ -494,6 +494,13 @@ fn real_panels_scale_bars() {
     assert!(bar.bbox[0] <= 4 && bar.bbox[2].abs_diff(90) <= 2 && bar.bbox[1] >= 509, "{bar:?}");
     assert!((bar.length_px - 87.9).abs() < 1.0, "{bar:?}");
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(1.0), Some("µm")), "{bar:?}");
+    // A clean bright-field picture, 81% of it flat pixel to pixel, on its
+    // own light grey border: a micrograph (its 235-244 background is no
+    // paper), with its unlabelled black bar.
+    let p = &panel("28d7e31165.png")[0];
+    assert!(p.micrograph, "{p:?}");
+    let bar = p.scale_bar.clone().unwrap();
+    assert!(bar.bbox[0].abs_diff(24) <= 2 && bar.bbox[2].abs_diff(109) <= 2, "{bar:?}");
     // A short bar whose label is much wider: "20" over the bar, "nm" well
     // to its right.
     let bar = panel("33f8a59619.png")[0].scale_bar.clone().unwrap();

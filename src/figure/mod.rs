@@ -250,7 +250,10 @@ impl Cutter<'_> {
                     // image's black vacuum on a white page is not.
                     v.abs_diff(self.bg) <= 20
                 } else {
-                    !(21..235).contains(&v)
+                    // On a page of another colour (often the picture's own
+                    // border) paper is pure white or black: a light
+                    // picture's background of 235-244 is not.
+                    !(11..245).contains(&v)
                 };
                 coloured += u32::from(is_paper);
                 paper += u32::from(flat && is_paper);
@@ -619,6 +622,36 @@ pub(crate) mod tests {
             image::Luma([if curve || x == 10 || y == 150 { 255 } else { 0 }])
         });
         assert!(whole_is_micrograph(&stem));
+        assert!(!whole_is_micrograph(&plot));
+    }
+
+    #[test]
+    fn a_smooth_light_picture_on_its_own_border() {
+        // A clean bright-field picture, smooth enough to be flat pixel to
+        // pixel: its border (the "page") is its own light grey, and two
+        // fifths of it is 235 or lighter, mostly under 245. That is the
+        // picture's background, not paper; a plot's pure white on a grey
+        // page still is.
+        let vignette = GrayImage::from_fn(200, 160, |x, y| {
+            let (dx, dy) = ((x as f64 - 100.0) / 100.0, (y as f64 - 80.0) / 80.0);
+            let particle = [(60.0, 50.0), (140.0, 100.0), (90.0, 120.0)]
+                .iter()
+                .any(|&(cx, cy): &(f64, f64)| (x as f64 - cx).powi(2) + (y as f64 - cy).powi(2) < 225.0);
+            let grey = 222.0 + 28.0 * (1.0 - dx * dx - dy * dy);
+            image::Luma([if particle { 40 } else { grey.max(200.0) as u8 }])
+        });
+        let plot = GrayImage::from_fn(200, 160, |x, y| {
+            let framed = !(10..190).contains(&x) || !(10..150).contains(&y);
+            let curve = (y as i32 - 80 - ((x as f64 / 12.0).sin() * 40.0) as i32).abs() < 2;
+            image::Luma([if framed {
+                200
+            } else if curve {
+                0
+            } else {
+                255
+            }])
+        });
+        assert!(whole_is_micrograph(&vignette));
         assert!(!whole_is_micrograph(&plot));
     }
 
