@@ -517,7 +517,10 @@ fn real_panels_scale_bars() {
     // - a white block only 2.5 times as long as thick (a label box's shape),
     //   beside its boxed label "100 nm";
     // - black bars near the foot of white label boxes: the bars, not the
-    //   longer, thinner white margins under them.
+    //   longer, thinner white margins under them;
+    // - an 18-px bracket (a 38th of its panel) whose "100 nm" starts 12 px
+    //   to its right: its ticks are no glyphs, and its length runs over
+    //   them.
     for (file, x0, x1, value) in [
         ("3430b20071.png", 19, 99, 100.0),
         ("1bf56ce626.png", 540, 672, 100.0),
@@ -525,6 +528,7 @@ fn real_panels_scale_bars() {
         ("478a6c42ec.png", 9, 78, 100.0),
         ("2d1a6c5ce4.png", 26, 175, 100.0),
         ("1bed563906.png", 13, 79, 100.0),
+        ("4cd9e65aae.png", 560, 578, 100.0),
     ] {
         let bar = panel(file).into_iter().find(|p| p.micrograph).and_then(|p| p.scale_bar).expect(file);
         assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");

@@ -366,7 +366,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         let blobs: Vec<Blob> = components(&ink, rw, rh, true)
             .into_iter()
             .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
-            .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4))
+            .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4) && !end_tick(b, bar.bbox))
             .collect();
         candidates.extend(lines(&blobs, bar, h).into_iter().take(3).map(|l| (l, ink_level)));
     }
@@ -407,6 +407,16 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         return Some(label(line, text, Some(read), DECODED));
     }
     parsed.or(fallback)
+}
+
+/// A stroke rising from (or hanging from) an end of the bar, over the
+/// bar's own columns: a bracket's tick with the bar's blurred edge, no
+/// glyph.
+fn end_tick(b: &Blob, [bx0, by0, bx1, by1]: [u32; 4]) -> bool {
+    let at_end = |x: u32| b.x0 <= x + 1 && b.x1 + 1 >= x;
+    let touches = b.y1 + 2 >= by0 && b.y0 <= by1 + 2;
+    let over = b.x0 + 3 >= bx0 && b.x1 <= bx1 + 3 && b.w() * 2 <= bx1 - bx0;
+    over && touches && (at_end(bx0) || at_end(bx1))
 }
 
 fn mean(img: &GrayImage, b: [u32; 4]) -> f32 {
@@ -527,7 +537,10 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
         let (lx0, lx1) = (l.iter().map(|g| g.x0).min().unwrap(), l.iter().map(|g| g.x1).max().unwrap());
         let dy = if u <= by0 { by0 - u } else { t.saturating_sub(by1) };
         let dx = if lx1 < bx0 { bx0 - lx1 } else { lx0.saturating_sub(bx1) };
-        (dy + dx, lx1 > bx0.saturating_sub(len / 2) && lx0 < bx1 + len / 2)
+        // Within half the bar's length of it, or a glyph's height beside a
+        // bar shorter than that.
+        let by = (len / 2).max(u - t);
+        (dy + dx, lx1 > bx0.saturating_sub(by) && lx0 < bx1 + by)
     };
     let mut candidates: Vec<Vec<Blob>> =
         words.into_iter().filter(|l| (2..=10).contains(&l.len()) && near(l).1).collect();
@@ -914,6 +927,18 @@ mod tests {
         assert_eq!(by_holes('9', &zero), '0');
         assert_eq!(by_holes('8', &nine), '8');
         assert_eq!(by_holes('0', &eight), '0');
+    }
+
+    #[test]
+    fn a_bracket_tick_is_no_glyph() {
+        // A bracket's base [561, 491, 577, 494]: its right tick (with the
+        // base's blurred top row) rising from its end is no glyph; a digit
+        // beside the bar, or one over its middle, is.
+        let bar = [561, 491, 577, 494];
+        assert!(end_tick(&Blob { x0: 571, y0: 484, x1: 579, y1: 494 }, bar));
+        assert!(end_tick(&Blob { x0: 559, y0: 482, x1: 563, y1: 490 }, bar));
+        assert!(!end_tick(&Blob { x0: 591, y0: 481, x1: 599, y1: 497 }, bar));
+        assert!(!end_tick(&Blob { x0: 566, y0: 478, x1: 572, y1: 489 }, bar));
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub enum Search {
     Bar(Bar),
     /// No such bar; lines that may be one but break one of the rules it
     /// keeps, best first: a one-row line without end caps, a bar shorter
-    /// than a 25th of the panel (down to a 40th), a faint one mid-field, a
+    /// than a 25th of the panel (down to a 50th), a faint one mid-field, a
     /// [`ruler`] of ticks, and last a line on the picture's top or bottom
     /// rows. Each counts only when a label that reads as a length is beside
     /// it.
@@ -204,7 +204,7 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         return Vec::new();
     }
     let min_len = (w / 25).max(8);
-    let least = (w / 40).max(8);
+    let least = (w / 50).max(8);
     let max_len = w * 7 / 10;
     let max_thick = (h / 14).max(4);
     let mut open: Vec<Rect> = Vec::new();
