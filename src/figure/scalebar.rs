@@ -273,16 +273,16 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
     // (The black between the end caps under FEI's white line is set off as
     // clearly as the line.)
     let setoff: Vec<f64> = out.iter().map(|(r, _)| set_off(img, r)).collect();
-    let mut kept: Vec<Candidate> = Vec::new();
-    for (i, (r, c)) in out.iter().enumerate() {
-        let beaten = out
-            .iter()
-            .zip(&setoff)
-            .any(|((o, d), &s)| d.bar.light != c.bar.light && stacked(r, o) && 3.0 * setoff[i] < 2.0 * s);
-        if !beaten {
-            kept.push(Candidate { bar: c.bar.clone(), score: c.score, sure: c.sure });
-        }
-    }
+    let beaten: Vec<bool> = (0..out.len())
+        .map(|i| {
+            let (r, c) = &out[i];
+            out.iter()
+                .zip(&setoff)
+                .any(|((o, d), &s)| d.bar.light != c.bar.light && stacked(r, o) && 3.0 * setoff[i] < 2.0 * s)
+        })
+        .collect();
+    let mut kept: Vec<Candidate> =
+        out.into_iter().zip(beaten).filter(|(_, beaten)| !beaten).map(|((_, c), _)| c).collect();
     kept.sort_by(|a, b| b.score.total_cmp(&a.score));
     kept
 }
