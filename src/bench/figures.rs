@@ -204,14 +204,9 @@ fn same_bar(d: [u32; 4], t: [u32; 4]) -> bool {
     iou(d, t) >= 0.5 || (iou(span(d), span(t)) >= 0.8 && rows_meet)
 }
 
-fn bbox(s: &str) -> Option<[u32; 4]> {
-    let v: Vec<u32> = s.split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
-}
-
-/// A truth bar, `x0 y0 x1 y1` with the ends to a fraction of a pixel: the
-/// pixels it touches and its length.
-fn truth_bar(s: &str) -> Option<([u32; 4], f64)> {
+/// A truth box, `x0 y0 x1 y1` (a bar's ends to a fraction of a pixel): the
+/// pixels it touches and its width.
+fn parse_box(s: &str) -> Option<([u32; 4], f64)> {
     let v: Vec<f64> = s.split_whitespace().filter_map(|x| x.parse().ok()).collect();
     let &[x0, y0, x1, y1] = v.as_slice() else { return None };
     let touched = [x0.floor(), y0, x1.ceil(), y1].map(|c| c.max(0.0) as u32);
@@ -258,7 +253,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
         let has_bar = bar != "none";
         r.with_bar += usize::from(has_bar);
         r.with_label += usize::from(has_bar && truth.is_some());
-        let truth_bar = truth_bar(bar);
+        let truth_bar = parse_box(bar);
         let truth_box = truth_bar.map(|(t, _)| t);
         let hit = truth_box.and_then(|t| detected.iter().find(|d| same_bar(d.bbox, t)));
         let false_bars = match (has_bar, truth_box) {
@@ -321,7 +316,7 @@ pub fn run_figures(opts: &FiguresBenchOptions) -> Result<FiguresReport> {
     }
     for row in rows(&opts.labels.join("exsclaim-panels.csv"))? {
         let img = gray(&opts.published.join("exsclaim/figures").join(&row[0]))?;
-        let truth = bbox(&row[1]).context("panel box")?;
+        let (truth, _) = parse_box(&row[1]).context("panel box")?;
         let found = figure::panels(&img).iter().any(|p| p.micrograph && iou(p.bbox, truth) >= 0.9);
         r.figure_panels += 1;
         r.figure_panels_found += usize::from(found);
@@ -434,11 +429,11 @@ mod tests {
 
     #[test]
     fn truth_bars_to_a_fraction_of_a_pixel() {
-        let (touched, length) = truth_bar("26.23 488 175.03 496").unwrap();
+        let (touched, length) = parse_box("26.23 488 175.03 496").unwrap();
         assert_eq!(touched, [26, 488, 176, 496]);
         assert!((length - 148.8).abs() < 1e-9, "{length}");
-        assert_eq!(truth_bar("10 5 60 8"), Some(([10, 5, 60, 8], 50.0)));
-        assert_eq!(truth_bar("?"), None);
-        assert_eq!(truth_bar("none"), None);
+        assert_eq!(parse_box("10 5 60 8"), Some(([10, 5, 60, 8], 50.0)));
+        assert_eq!(parse_box("?"), None);
+        assert_eq!(parse_box("none"), None);
     }
 }
