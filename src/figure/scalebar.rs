@@ -509,6 +509,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bar_running_off_the_picture() {
+        // Nothing beyond its left end to measure against: it ends at the
+        // picture's edge, and the right end is measured as ever.
+        let mut img = textured(300, 200);
+        fill(&mut img, 0..60, 170..175, 250);
+        let b = find(&img).unwrap();
+        assert_eq!(b.bbox, [0, 170, 60, 175]);
+        assert!((b.length_px - 60.0).abs() < 0.15, "{b:?}");
+    }
+
+    #[test]
     fn blurred_bar_edges() {
         // A black bar whose top and bottom fade over two rows each (a
         // resampled figure): the rows next to it are its edge, not background.
