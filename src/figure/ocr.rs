@@ -36,6 +36,9 @@ pub(super) type Read = (char, f64, Blob);
 const SPLIT: f32 = 0.7;
 /// Weight of the four line-geometry features against the bitmap.
 const GEOMETRY_WEIGHT: f32 = 0.6;
+/// The pixels round a bar are its outline when they are this many grey
+/// levels further from the bar's grey than the picture beyond them.
+const OUTLINE: f32 = 60.0;
 
 struct Template {
     /// Index into the set's characters.
@@ -323,9 +326,13 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let side = len.max(reach);
     let region = [bx0.saturating_sub(side), by0.saturating_sub(reach), (bx1 + side).min(w), (by1 + reach).min(h)];
     let bar_level = mean(img, bar.bbox);
-    // Background: the pixels just around the bar.
-    let ring = [bx0.saturating_sub(3), by0.saturating_sub(3), (bx1 + 3).min(w), (by1 + 3).min(h)];
-    let bg = ring_mean(img, ring, bar.bbox);
+    // Background: the pixels just around the bar, or those beyond them
+    // where they are an outline drawn round the bar (further from its grey
+    // than the picture beyond).
+    let grow = |by: u32| [bx0.saturating_sub(by), by0.saturating_sub(by), (bx1 + by).min(w), (by1 + by).min(h)];
+    let inner = ring_mean(img, grow(3), bar.bbox);
+    let outer = ring_mean(img, grow(7), grow(3));
+    let bg = if (inner - bar_level).abs() > (outer - bar_level).abs() + OUTLINE { outer } else { inner };
     // A ruler's ink is its ticks, not the background between them.
     let pixels = || (by0..by1).flat_map(|y| (bx0..bx1).map(move |x| img.get_pixel(x, y)[0] as f32));
     let tick = if bar.light { pixels().fold(0.0, f32::max) } else { pixels().fold(255.0, f32::min) };
@@ -335,7 +342,9 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     }
     // Text of the other colour: as far from the background the other way
     // as the region's most extreme pixels (dark grey text under a white bar
-    // on a grey picture is far less dark than the bar is light).
+    // on a grey picture is far less dark than the bar is light); the
+    // hundredth most extreme, as a grainy picture's own extremes reach
+    // past the 50th (white text in a black box beside the bar).
     let mut greys: Vec<u8> = (region[1]..region[3])
         .flat_map(|y| (region[0]..region[2]).map(move |x| (x, y)))
         .filter(|&(x, y)| !(x + 1 >= bx0 && x <= bx1 && y + 1 >= by0 && y <= by1))
@@ -344,13 +353,17 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     greys.sort_unstable();
     let extreme = |share: usize| greys.get(greys.len().saturating_sub(1) * share / 100).map_or(bg, |&v| v as f32);
     let other =
-        if bar_level > bg { extreme(2).max(2.0 * bg - bar_level) } else { extreme(98).min(2.0 * bg - bar_level) };
+        if bar_level > bg { extreme(1).max(2.0 * bg - bar_level) } else { extreme(99).min(2.0 * bg - bar_level) };
     // Candidate lines of both colours, nearest first within each colour;
     // last, text of the bar's colour at half its contrast (thin strokes of
     // small anti-aliased text never reach the bar's grey).
     // How far a grey is from the background towards the ink (0–1).
     let level_for = |ink_level: f32| move |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
+    // Glyphs are looked for a bar's length further to each side: a line
+    // that starts near the bar may run on past the region (a `200 nm` in a
+    // box beside the bar); lines wholly beyond are never near enough.
+    let region = [region[0].saturating_sub(len), region[1], (region[2] + len).min(w), region[3]];
     for ink_level in [bar_level, other, (bar_level + bg) / 2.0] {
         let level = level_for(ink_level);
         let rw = (region[2] - region[0]) as usize;
@@ -367,6 +380,9 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             .into_iter()
             .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4) && !end_tick(b, bar.bbox))
+            // Four times wider than high is a rule (half of FEI's bracket
+            // with its tick), not a glyph.
+            .filter(|b| b.w() <= 4 * b.h())
             .collect();
         candidates.extend(lines(&blobs, bar, h).into_iter().take(3).map(|l| (l, ink_level)));
     }
