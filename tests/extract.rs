@@ -488,6 +488,12 @@ fn real_panels_scale_bars() {
     // label's line (no glyph: it spans three of them).
     let bar = panel("1b935635dd.png")[0].scale_bar.clone().unwrap();
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(3.0), Some("µm")), "{bar:?}");
+    // JEOL's white bar in its black data bar, its "100nm" on the same rows
+    // 37 px to the right of it (beyond half the bar's length, within the
+    // label's own width).
+    let bar = panel("21308b3614.png").into_iter().find_map(|p| p.scale_bar).unwrap();
+    assert!(bar.bbox[0].abs_diff(505) <= 2 && bar.bbox[2].abs_diff(558) <= 2, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
     // A bar cut by the picture's bottom edge, one row of it left: the line
     // offered last counts with its label "1 um" over it.
     let bar = panel("2897b777fe.png")[0].scale_bar.clone().unwrap();

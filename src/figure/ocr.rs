@@ -554,8 +554,9 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
         let dy = if u <= by0 { by0 - u } else { t.saturating_sub(by1) };
         let dx = if lx1 < bx0 { bx0 - lx1 } else { lx0.saturating_sub(bx1) };
         // Within half the bar's length of it, or a glyph's height beside a
-        // bar shorter than that.
-        let by = (len / 2).max(u - t);
+        // bar shorter than that, or, on the bar's own rows, the line's own
+        // width (JEOL prints `100nm` well to the right of its bar).
+        let by = (len / 2).max(u - t).max(if dy == 0 { lx1 - lx0 } else { 0 });
         (dy + dx, lx1 > bx0.saturating_sub(by) && lx0 < bx1 + by)
     };
     let mut candidates: Vec<Vec<Blob>> =
