@@ -86,13 +86,21 @@ const CELL_GAP: f32 = 1.6;
 pub fn read(img: &GrayImage, bbox: [u32; 4]) -> Text {
     let [bx0, by0, bx1, by1] = bbox;
     let (w, h) = ((bx1 - bx0) as usize, (by1 - by0) as usize);
-    let mut hist = [0u32; 256];
+    // The background is the commonest grey of the bar's bottom quarter: a
+    // bar found with flat picture above it (a grey field over Hitachi's
+    // black strip) is mostly that picture.
+    let (mut hist, mut bottom) = ([0u32; 256], [0u32; 256]);
+    let foot = by1.saturating_sub((h as u32 / 4).max(1));
     for y in by0..by1 {
         for x in bx0..bx1 {
-            hist[img.get_pixel(x, y)[0] as usize] += 1;
+            let v = img.get_pixel(x, y)[0] as usize;
+            hist[v] += 1;
+            if y >= foot {
+                bottom[v] += 1;
+            }
         }
     }
-    let bg = (0..256).max_by_key(|v| hist[*v]).unwrap_or(0) as f32;
+    let bg = (0..256).max_by_key(|v| bottom[*v]).unwrap_or(0) as f32;
     let diff = |v: u8| (v as f32 - bg).abs();
     let dmax = (0..256).filter(|v| hist[*v] > 0).map(|v| diff(v as u8)).fold(0.0, f32::max);
     if dmax < 40.0 {
@@ -455,8 +463,9 @@ fn settings(cells: &[Cell], out: &mut Text) {
             Key::Date => out.date = out.date.or_else(|| date(v)),
         }
     }
-    let all: String = cells.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("  ");
-    static KV: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(\d+(?:\.\d+)?) ?ke?v(?:\b|\d)").unwrap());
+    let all: String = cells.iter().map(|c| decimal(&c.text)).collect::<Vec<_>>().join("  ");
+    static KV: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)(?:^|[^\w.,])(\d+(?:\.\d+)?) ?ke?v(?:\b|\d)").unwrap());
     static WD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)ke?v *(\d+(?:\.\d+)?) ?mm\b").unwrap());
     // `x600`, `x1.2k` (Hitachi) or `4.00 K X`, `120 x`.
     static MAG: LazyLock<Regex> = LazyLock::new(|| {
@@ -477,16 +486,25 @@ fn settings(cells: &[Cell], out: &mut Text) {
 /// Detector names printed on bars without a key.
 const DETECTORS: &[&str] = &["SE", "SE2", "BSE", "InLens", "ETD", "TLD", "LFD", "CBS", "BSD", "E-T", "HE-SE2", "ESB"];
 
+/// A comma between digits that is no thousands separator (one or two
+/// digits after it) as the decimal point it is: small text's point often
+/// reads as a comma (`10,0kV`, `8,4mm`), and some locales print one.
+fn decimal(text: &str) -> String {
+    static COMMA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d),(\d{1,2})(\D|$)").unwrap());
+    COMMA.replace_all(text, "$1.$2$3").into_owned()
+}
+
 /// The first number of `text`.
 fn number(text: &str) -> Option<f64> {
     static NUM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)?").unwrap());
-    NUM.find(text)?.as_str().parse().ok()
+    NUM.find(&decimal(text))?.as_str().parse().ok()
 }
 
 /// `4.00 K X`, `50.00 KX`, `105 X`, `60.0 kx`, `x600`, `1.2kx` → the factor.
 fn magnification(text: &str) -> Option<f64> {
     static MAG: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^(?:[xX] ?)?(\d+(?:\.\d+)?) ?([kK])? ?[xX]?$").unwrap());
+    let text = decimal(text);
     let c = MAG.captures(text.trim())?;
     let v: f64 = c[1].parse().ok()?;
     Some(if c.get(2).is_some() { v * 1000.0 } else { v })
@@ -622,6 +640,34 @@ mod tests {
         assert_eq!(time("FIB Probe = 30KV:600pA"), None);
         assert_eq!(key("Signal A "), Some(Key::Detector));
         assert_eq!(key("Scan Rot"), None);
+    }
+
+    /// What `settings` makes of cells read as `texts`, one cell per line.
+    fn settings_of(texts: &[&str]) -> Text {
+        let cells: Vec<Cell> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Cell {
+                text: t.to_string(),
+                bbox: [0, 10 * i as u32, 100, 10 * i as u32 + 8],
+                line: i,
+                words: Vec::new(),
+            })
+            .collect();
+        let mut out = Text::default();
+        settings(&cells, &mut out);
+        out
+    }
+
+    #[test]
+    fn decimal_commas_and_numbers_glued_to_letters() {
+        // Hitachi's small points read as commas; a thousands separator stays.
+        let t = settings_of(&["SU8020 10,0kV 8,4mm x100k SE(TUL)"]);
+        assert_eq!((t.kv, t.wd_mm, t.magnification), (Some(10.0), Some(8.4), Some(100_000.0)));
+        assert_eq!(decimal("x100,000 | 1,5 mm"), "x100,000 | 1.5 mm");
+        assert_eq!(number("WD = 7,25 mm"), Some(7.25));
+        // Not `0kV` out of `10,0kV`, nor `2 kV` out of a misread `9.S2 kV`.
+        assert_eq!(settings_of(&["GHT = 9.S2 kV"]).kv, None);
     }
 
     #[test]
