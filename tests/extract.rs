@@ -657,18 +657,27 @@ fn real_databar_read_from_the_pixels() {
     assert!((nm_per_px / 165.3646 - 1.0).abs() < 0.01, "{nm_per_px}");
 }
 
-/// A published panel whose flat grey field runs down into Hitachi's black
-/// data bar (found 136 rows tall, mostly field): the bar's background is
-/// its bottom rows' black, so its white text is read, points read as
-/// commas and all (`10,0kV 8,4mm x100k`).
+/// Data bars on published panels. One whose flat grey field runs down into
+/// Hitachi's black data bar (found 136 rows tall, mostly field): the bar's
+/// background is its bottom rows' black, so its white text is read, points
+/// read as commas and all (`10,0kV 8,4mm x100k`).
 #[test]
-fn published_databar_under_a_flat_field() {
+fn published_databars() {
     let Some(dir) = shared("published/emps-train/images") else { return };
     let img = image::open(dir.join("555eb05b4c.png")).unwrap().to_luma8();
     let panels = emtrace::figure::panels(&img);
     let bar = panels.iter().find_map(|p| p.databar.as_ref()).expect("a data bar");
     let t = &bar.text;
     assert_eq!((t.kv, t.magnification, t.wd_mm), (Some(10.0), Some(100_000.0), Some(8.4)), "{t:?}");
+
+    // A Zeiss bar whose top border runs its whole width: the border is no
+    // scale rule (it took the `WD = 7.5 mm` under it, read `7.6 mm`, as its
+    // label); the bar's scale is its capped `2 µm` or none.
+    let img = image::open(dir.join("37ce835fb2.png")).unwrap().to_luma8();
+    let panels = emtrace::figure::panels(&img);
+    let t = &panels.iter().find_map(|p| p.databar.as_ref()).expect("a data bar").text;
+    assert!(t.scale_bar.as_ref().is_none_or(|s| (s.value, s.unit.as_str()) == (2.0, "µm")), "{t:?}");
+    assert_eq!(t.magnification, Some(8920.0), "{t:?}");
 }
 
 /// Every real data bar in ../shared/data/archive (Zeiss Auriga and NVision,

@@ -123,7 +123,9 @@ pub fn read(img: &GrayImage, bbox: [u32; 4]) -> Text {
             && b.w() >= 2 * b.h()
             && (b.y0..b.y1).any(|y| (b.x0..b.x1).filter(|x| is_ink(*x, y)).count() * 5 >= b.w() as usize * 4)
     };
-    let rules: Vec<Blob> = blobs.iter().filter(|b| is_rule(b) && b.h() * 10 < rows * 6).copied().collect();
+    // A rule across nearly the bar's whole width is its border, no scale.
+    let rules: Vec<Blob> =
+        blobs.iter().filter(|b| is_rule(b) && b.h() * 10 < rows * 6 && b.w() * 10 < (w * 9) as u32).copied().collect();
     let ticks = ruler(&blobs);
     let text_blobs: Vec<Blob> = blobs
         .iter()
