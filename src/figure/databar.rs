@@ -420,15 +420,17 @@ fn key(text: &str) -> Option<Key> {
 /// Settings from `Key = value` cells, from the cell under a key, then from
 /// the forms a bar without keys prints.
 fn settings(cells: &[Cell], out: &mut Text) {
+    // Each cell's text with its decimal commas made points, once.
+    let texts: Vec<String> = cells.iter().map(|c| decimal(&c.text)).collect();
     let mut pairs: Vec<(Key, String)> = Vec::new();
     for (i, c) in cells.iter().enumerate() {
-        if let Some((k, v)) = c.text.split_once(['=', ':']) {
+        if let Some((k, v)) = texts[i].split_once(['=', ':']) {
             let Some(k) = key(k) else { continue };
             let v = v.trim();
             let v = match v.is_empty() {
                 // `Mag =` with its value in the next cell of the line.
                 true => match cells.get(i + 1).filter(|n| n.line == c.line) {
-                    Some(n) => n.text.clone(),
+                    Some(_) => texts[i + 1].clone(),
                     None => continue,
                 },
                 false => v.to_string(),
@@ -465,7 +467,7 @@ fn settings(cells: &[Cell], out: &mut Text) {
             Key::Date => out.date = out.date.or_else(|| date(v)),
         }
     }
-    let all: String = cells.iter().map(|c| decimal(&c.text)).collect::<Vec<_>>().join("  ");
+    let all = texts.join("  ");
     static KV: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)(?:^|[^\w.,])(\d+(?:\.\d+)?) ?ke?v(?:\b|\d)").unwrap());
     static WD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)ke?v *(\d+(?:\.\d+)?) ?mm\b").unwrap());
@@ -499,14 +501,13 @@ fn decimal(text: &str) -> String {
 /// The first number of `text`.
 fn number(text: &str) -> Option<f64> {
     static NUM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:\.\d+)?").unwrap());
-    NUM.find(&decimal(text))?.as_str().parse().ok()
+    NUM.find(text)?.as_str().parse().ok()
 }
 
 /// `4.00 K X`, `50.00 KX`, `105 X`, `60.0 kx`, `x600`, `1.2kx` → the factor.
 fn magnification(text: &str) -> Option<f64> {
     static MAG: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^(?:[xX] ?)?(\d+(?:\.\d+)?) ?([kK])? ?[xX]?$").unwrap());
-    let text = decimal(text);
     let c = MAG.captures(text.trim())?;
     let v: f64 = c[1].parse().ok()?;
     Some(if c.get(2).is_some() { v * 1000.0 } else { v })
@@ -667,7 +668,7 @@ mod tests {
         let t = settings_of(&["SU8020 10,0kV 8,4mm x100k SE(TUL)"]);
         assert_eq!((t.kv, t.wd_mm, t.magnification), (Some(10.0), Some(8.4), Some(100_000.0)));
         assert_eq!(decimal("x100,000 | 1,5 mm"), "x100,000 | 1.5 mm");
-        assert_eq!(number("WD = 7,25 mm"), Some(7.25));
+        assert_eq!(settings_of(&["WD = 7,25 mm"]).wd_mm, Some(7.25));
         // Not `0kV` out of `10,0kV`, nor `2 kV` out of a misread `9.S2 kV`.
         assert_eq!(settings_of(&["GHT = 9.S2 kV"]).kv, None);
     }

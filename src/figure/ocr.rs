@@ -363,22 +363,22 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // Glyphs are looked for a bar's length further to each side: a line
     // that starts near the bar may run on past the region (a `200 nm` in a
     // box beside the bar); lines wholly beyond are never near enough.
-    let region = [region[0].saturating_sub(len), region[1], (region[2] + len).min(w), region[3]];
+    let glyphs = [region[0].saturating_sub(len), region[1], (region[2] + len).min(w), region[3]];
     for ink_level in [bar_level, other, (bar_level + bg) / 2.0] {
         let level = level_for(ink_level);
-        let rw = (region[2] - region[0]) as usize;
-        let rh = (region[3] - region[1]) as usize;
+        let rw = (glyphs[2] - glyphs[0]) as usize;
+        let rh = (glyphs[3] - glyphs[1]) as usize;
         let mut ink = vec![false; rw * rh];
         for y in 0..rh {
             for x in 0..rw {
-                let (ix, iy) = (region[0] + x as u32, region[1] + y as u32);
+                let (ix, iy) = (glyphs[0] + x as u32, glyphs[1] + y as u32);
                 let on_bar = ix + 1 >= bx0 && ix <= bx1 && iy + 1 >= by0 && iy <= by1;
                 ink[y * rw + x] = !on_bar && level(img.get_pixel(ix, iy)[0]) > 0.5;
             }
         }
         let blobs: Vec<Blob> = components(&ink, rw, rh, true)
             .into_iter()
-            .map(|b| Blob { x0: b.x0 + region[0], y0: b.y0 + region[1], x1: b.x1 + region[0], y1: b.y1 + region[1] })
+            .map(|b| Blob { x0: b.x0 + glyphs[0], y0: b.y0 + glyphs[1], x1: b.x1 + glyphs[0], y1: b.y1 + glyphs[1] })
             .filter(|b| b.h() >= 2 && b.h() <= h / 4 && b.w() <= len.max(h / 4) && !end_tick(b, bar.bbox))
             // Four times wider than high is a rule (half of FEI's bracket
             // with its tick), not a glyph.
