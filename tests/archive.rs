@@ -89,6 +89,17 @@ const EXPECTED: &[Expect] = &[
         pixel_size_nm: Some(2614.514),
         databar_rows: Some(77),
     },
+    // A 512-pixel copy of a 1024-pixel frame: the metadata's pixel size is
+    // the frame's (5.825 nm), its 5.965 µm field over 512 pixels the copy's.
+    Expect {
+        path: "rosettasciio/tiff/test_tiff_Zeiss_SEM_512pix.tif",
+        instrument: "Zeiss ULTRA",
+        vendor: "zeiss",
+        modality: "SEM",
+        acquired_at: "2018-09-25T08:20:42",
+        pixel_size_nm: Some(11.650390625),
+        databar_rows: Some(34),
+    },
     Expect {
         path: "nexuslims/quanta_image.tif",
         instrument: "FEI Quanta FEG",

@@ -148,7 +148,7 @@ fn read_tiff(bytes: &[u8], sidecars: &Sidecars) -> Result<Reading, ArchiveError>
     let mut warnings = Vec::new();
     let description = t.ascii(tag::IMAGE_DESCRIPTION);
     let meta = if let Some(b) = t.bytes(tag::ZEISS_SEM) {
-        zeiss::read(b)
+        zeiss::read(b, width)
     } else if let Some(b) = t.bytes(tag::FEI_INI) {
         fei::read(b)
     } else if let Some(b) = t.bytes(tag::TESCAN) {

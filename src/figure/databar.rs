@@ -24,6 +24,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::ocr::{self, Band, Blob, TEXT};
+use super::small;
 
 /// What a data bar says.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -118,10 +119,20 @@ pub fn read(img: &GrayImage, bbox: [u32; 4]) -> Text {
     // Rules (a scale bar, with or without end caps), ruler ticks, and what
     // is too tall for text (table borders, logos).
     let rows = by1 - by0;
+    let inked_row = |b: &Blob, y: u32| (b.x0..b.x1).filter(|x| is_ink(*x, y)).count() * 5 >= b.w() as usize * 4;
+    let inked_col = |b: &Blob, x: u32| (b.y0..b.y1).filter(|y| is_ink(x, *y)).count();
+    // A rule between thin end caps as tall as it is long or less (Zeiss
+    // shrunk to 512 pixels: 18 px between 12-px caps): both ends inked most
+    // of the height, nothing between them but the rule's rows.
+    let capped = |b: &Blob| {
+        let h = b.h() as usize;
+        h >= 5
+            && [b.x0, b.x1 - 1].iter().all(|x| inked_col(b, *x) * 3 >= h * 2)
+            && (b.x0 + 2..b.x1 - 2).all(|x| inked_col(b, x) <= (h / 4).max(2))
+            && (b.y0 + 1..b.y1 - 1).any(|y| inked_row(b, y))
+    };
     let is_rule = |b: &Blob| {
-        b.w() >= 16
-            && b.w() >= 2 * b.h()
-            && (b.y0..b.y1).any(|y| (b.x0..b.x1).filter(|x| is_ink(*x, y)).count() * 5 >= b.w() as usize * 4)
+        b.w() >= 16 && ((b.w() >= 2 * b.h() && (b.y0..b.y1).any(|y| inked_row(b, y))) || (b.h() <= b.w() && capped(b)))
     };
     // A rule across nearly the bar's whole width is its border, no scale.
     let rules: Vec<Blob> =
@@ -174,7 +185,24 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
     let mut cells = Vec::new();
     for run in line.chunk_by(|a, b| (b.x0 as f32 - a.x1 as f32) <= CELL_GAP * band.height()) {
         let mut words: Vec<Word> = Vec::new();
-        for (k, g) in run.iter().enumerate() {
+        if let Some((base, cap)) = tiny(run) {
+            // Ink of the run's own glyphs only: not the bar's border, nor
+            // the next line.
+            let ink = |x: u32, y: u32| {
+                run.iter().any(|g| (g.x0..g.x1).contains(&x) && (g.y0..g.y1).contains(&y))
+                    && diff(img.get_pixel(x, y)[0]) > ink
+            };
+            let Blob { x0, x1, .. } = Blob::around(run);
+            for glyphs in small::read(&ink, x0, x1, base, cap) {
+                let text = glyphs.iter().map(|g| g.0).collect();
+                let bbox = glyphs
+                    .iter()
+                    .fold(glyphs[0].1, |b, (_, g)| [b[0].min(g[0]), b[1].min(g[1]), b[2].max(g[2]), b[3].max(g[3])]);
+                words.push(Word { text, bbox });
+            }
+        }
+        let whole = if words.is_empty() { run } else { &[] };
+        for (k, g) in whole.iter().enumerate() {
             for (n, (ch, _, g)) in TEXT.read(img, g, band, &level).into_iter().enumerate() {
                 match words.last_mut() {
                     Some(w) if n > 0 || (k > 0 && (g.x0 as f32 - run[k - 1].x1 as f32) <= space) => {
@@ -191,6 +219,20 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
         cells.push(Cell { text, bbox, line: i, words });
     }
     cells
+}
+
+/// The baseline (the first row under the capitals) and capital height of a
+/// cell of tiny text, which [`small`] reads whole: its glyphs at least 4 px
+/// high mostly 5 or 6 high (touching letters cannot be cut apart there).
+fn tiny(run: &[Blob]) -> Option<(u32, u32)> {
+    let median = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied()
+    };
+    let tall: Vec<&Blob> = run.iter().filter(|g| g.h() >= 4).collect();
+    let (top, base) = (median(tall.iter().map(|g| g.y0).collect())?, median(tall.iter().map(|g| g.y1).collect())?);
+    let cap = median(tall.iter().map(|g| g.h()).collect())?;
+    (5..=6).contains(&cap).then_some((base, base.saturating_sub(top)))
 }
 
 /// Letters that small fonts draw like digits, and the digit.

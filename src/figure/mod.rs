@@ -18,6 +18,7 @@ pub mod databar;
 pub mod inset;
 pub mod ocr;
 pub mod scalebar;
+mod small;
 
 use image::GrayImage;
 use serde::Serialize;

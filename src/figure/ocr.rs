@@ -15,7 +15,7 @@ const LABEL_CHARS: &[char] =
     &['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', 'n', 'm', 'µ', 'u', 'Å', 'p'];
 /// The data-bar vocabulary (`text-glyphs.bin`); the same list as `TEXT_CHARS`
 /// in `.ci/make-glyphs`.
-const TEXT_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.,:-=/()%+µ";
+pub(super) const TEXT_CHARS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.,:-=/()%+µ";
 const GW: usize = 12;
 const GH: usize = 16;
 /// The confidence of a label read only as the label grammar allows.

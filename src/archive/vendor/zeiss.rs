@@ -30,8 +30,8 @@ pub fn parameters(text: &str) -> HashMap<String, String> {
     out
 }
 
-/// Reads tag 34118.
-pub fn read(blob: &[u8]) -> Meta {
+/// Reads tag 34118 of an image `width` pixels wide.
+pub fn read(blob: &[u8], width: u32) -> Meta {
     let raw = latin1(blob);
     let p = parameters(&raw);
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
@@ -53,6 +53,15 @@ pub fn read(blob: &[u8]) -> Meta {
         .map(|v| v * 1e9)
         .or_else(|| get("AP_IMAGE_PIXEL_SIZE").and_then(length_nm))
         .or_else(|| get("AP_PIXEL_SIZE").and_then(length_nm));
+    // An image resized after it was stored keeps the stored frame's pixel
+    // size (a 512-pixel copy of a 1024-pixel frame); its field of view, the
+    // width scanned, is what its own pixels span.
+    let field_px = get("AP_WIDTH").and_then(length_nm).map(|nm| nm / width.max(1) as f64);
+    if let (Some(field), Some(stored)) = (field_px, m.pixel_size_nm) {
+        if (field / stored - 1.0).abs() > 0.03 {
+            m.pixel_size_nm = Some(field);
+        }
+    }
     m.kv = get("AP_ACTUALKV").or_else(|| get("AP_MANUALKV")).and_then(leading_number);
     m.wd_mm = get("AP_WD").and_then(length_nm).map(|nm| nm / 1e6);
     m.operator = text(get("SV_USER_NAME"));
@@ -87,10 +96,18 @@ mod tests {
     #[test]
     fn parses_labelled_pairs() {
         let blob = b"0\r\n0\r\n0\r\n2.791250e-008\r\nAP_MAG\r\nMag =    4.00 K X\r\nAP_DATE\r\nDate :4 Dec 2018\r\nAP_TIME\r\nTime :20:56:52\r\nSV_SERIAL_NUMBER\r\nSerial No. = Auriga-39-24\r\n\0";
-        let m = read(blob);
+        let m = read(blob, 1024);
         assert_eq!(m.instrument.as_deref(), Some("Zeiss Auriga"));
         assert_eq!(m.magnification, Some(4000.0));
         assert!((m.pixel_size_nm.unwrap() - 27.9125).abs() < 1e-9);
         assert_eq!(m.acquired_at.unwrap().to_string(), "2018-12-04 20:56:52");
+    }
+
+    #[test]
+    fn resized_image_takes_pixel_size_from_field_width() {
+        let blob = b"0\r\n0\r\n0\r\n5.825e-009\r\nAP_WIDTH\r\nWidth = 5.965 \xb5m\r\n\0";
+        // The stored 1024-pixel frame, and a copy shrunk to 512 pixels.
+        assert!((read(blob, 1024).pixel_size_nm.unwrap() - 5.825).abs() < 1e-9);
+        assert!((read(blob, 512).pixel_size_nm.unwrap() - 5965.0 / 512.0).abs() < 1e-9);
     }
 }
