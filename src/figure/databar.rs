@@ -193,13 +193,7 @@ fn read_line(img: &GrayImage, line: &[Blob], band: Band, diff: &impl Fn(u8) -> f
                     && diff(img.get_pixel(x, y)[0]) > ink
             };
             let Blob { x0, x1, .. } = Blob::around(run);
-            for glyphs in small::read(&ink, x0, x1, base, cap) {
-                let text = glyphs.iter().map(|g| g.0).collect();
-                let bbox = glyphs
-                    .iter()
-                    .fold(glyphs[0].1, |b, (_, g)| [b[0].min(g[0]), b[1].min(g[1]), b[2].max(g[2]), b[3].max(g[3])]);
-                words.push(Word { text, bbox });
-            }
+            words.extend(small::read(&ink, x0, x1, base, cap).into_iter().map(|(text, bbox)| Word { text, bbox }));
         }
         let whole = if words.is_empty() { run } else { &[] };
         for (k, g) in whole.iter().enumerate() {

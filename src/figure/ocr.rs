@@ -760,23 +760,34 @@ fn by_holes(ch: char, holes: &[(f32, f32)]) -> char {
 /// The holes of glyph `g` (background its outside cannot reach, two pixels
 /// or more), each as its top and bottom, shares of the glyph's height.
 fn holes(img: &GrayImage, g: &Blob, level: &impl Fn(u8) -> f32) -> Vec<(f32, f32)> {
+    let ink = |x: usize, y: usize| level(img.get_pixel(g.x0 + x as u32, g.y0 + y as u32)[0]) > 0.5;
+    // A 4-connected region of two pixels or more has a box of two or more.
+    let gh = g.h() as f32;
+    hole_boxes(g.w() as usize, g.h() as usize, ink)
+        .into_iter()
+        .filter(|r| r.w() * r.h() >= 2)
+        .map(|r| (r.y0 as f32 / gh, r.y1 as f32 / gh))
+        .collect()
+}
+
+/// The boxes of the holes in a `w` x `h` glyph whose pixels `ink(x, y)`
+/// tells: background its outside cannot reach, 4-connected (background
+/// slips between the diagonal steps of a 1-bit stroke).
+pub(super) fn hole_boxes(w: usize, h: usize, ink: impl Fn(usize, usize) -> bool) -> Vec<Blob> {
     // The glyph's box with a one-pixel margin, so the outside is connected.
-    let (w, h) = (g.w() as usize + 2, g.h() as usize + 2);
-    let background: Vec<bool> = (0..w * h)
+    let (mw, mh) = (w + 2, h + 2);
+    let background: Vec<bool> = (0..mw * mh)
         .map(|i| {
-            let (x, y) = (i % w, i / w);
-            let inside = (1..w - 1).contains(&x) && (1..h - 1).contains(&y);
-            !(inside && level(img.get_pixel(g.x0 + x as u32 - 1, g.y0 + y as u32 - 1)[0]) > 0.5)
+            let (x, y) = (i % mw, i / mw);
+            let inside = (1..mw - 1).contains(&x) && (1..mh - 1).contains(&y);
+            !(inside && ink(x - 1, y - 1))
         })
         .collect();
-    // 4-connected: background slips between the diagonal steps of a
-    // 1-bit stroke. What reaches the margin is outside; a 4-connected
-    // region of two pixels or more has a box of two pixels or more.
-    let gh = g.h() as f32;
-    components(&background, w, h, false)
+    // What reaches the margin is outside.
+    components(&background, mw, mh, false)
         .into_iter()
-        .filter(|r| r.x0 > 0 && r.y0 > 0 && r.x1 < w as u32 && r.y1 < h as u32 && r.w() * r.h() >= 2)
-        .map(|r| ((r.y0 - 1) as f32 / gh, (r.y1 - 1) as f32 / gh))
+        .filter(|r| r.x0 > 0 && r.y0 > 0 && r.x1 < mw as u32 && r.y1 < mh as u32)
+        .map(|r| Blob { x0: r.x0 - 1, y0: r.y0 - 1, x1: r.x1 - 1, y1: r.y1 - 1 })
         .collect()
 }
 

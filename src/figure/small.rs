@@ -73,14 +73,14 @@ const FORMS: &str = r"(?:EHT=[0-9]+\.[0-9]+kV|WD=[0-9]+\.[0-9]+mm|Mag=[0-9]+(?:\
 static FORM_DFA: LazyLock<dense::DFA<Vec<u32>>> =
     LazyLock::new(|| dense::DFA::new(FORMS).expect("the settings' forms are a valid pattern"));
 
-/// A character read and its box (image pixels, exclusive ends).
-pub(super) type Glyph = (char, [u32; 4]);
+/// A word read and its box (image pixels, exclusive ends).
+pub(super) type Word = (String, [u32; 4]);
 
 /// The words of the cell of tiny text over columns `x0..x1`, its capitals
 /// `cap` rows high standing on row `base` (the first row under them), where
 /// `ink` says which pixels are ink. Empty where no template has that
 /// capital height.
-pub(super) fn read(ink: &impl Fn(u32, u32) -> bool, x0: u32, x1: u32, base: u32, cap: u32) -> Vec<Vec<Glyph>> {
+pub(super) fn read(ink: &impl Fn(u32, u32) -> bool, x0: u32, x1: u32, base: u32, cap: u32) -> Vec<Word> {
     let Some(top) = base.checked_sub(cap + ABOVE) else { return Vec::new() };
     let rows = cap + ABOVE + BELOW;
     let cols: Vec<u16> = (x0..x1).map(|x| (0..rows).filter(|r| ink(x, top + r)).fold(0, |m, r| m | 1 << r)).collect();
@@ -92,17 +92,20 @@ pub(super) fn read(ink: &impl Fn(u32, u32) -> bool, x0: u32, x1: u32, base: u32,
         _ => free,
     };
     let Some((_, placed)) = chosen else { return Vec::new() };
-    let mut words: Vec<Vec<Glyph>> = Vec::new();
-    let mut last_end = None;
+    let mut words: Vec<Word> = Vec::new();
+    let mut last: Option<(char, u32)> = None;
     for (ch, at, w, t) in placed {
         let (gx0, gx1) = (x0 + at as u32, x0 + (at + w) as u32);
         let gy0 = (base as i32 + t.top as i32).max(0) as u32;
-        let glyph = (ch, [gx0, gy0, gx1, gy0 + t.height as u32]);
-        match (words.last_mut(), last_end) {
-            (Some(word), Some(end)) if !spaced(word[word.len() - 1].0, ch, gx0 - end, cap) => word.push(glyph),
-            _ => words.push(vec![glyph]),
+        let (gy1, word) = (gy0 + t.height as u32, words.last_mut());
+        match (word, last) {
+            (Some((text, b)), Some((prev, end))) if !spaced(prev, ch, gx0 - end, cap) => {
+                text.push(ch);
+                *b = [b[0], b[1].min(gy0), gx1, b[3].max(gy1)];
+            }
+            _ => words.push((ch.to_string(), [gx0, gy0, gx1, gy1])),
         }
-        last_end = Some(gx1);
+        last = Some((ch, gx1));
     }
     words
 }
@@ -254,25 +257,14 @@ impl Holes {
     /// The holes of the ink in `cols` (bit r for row r of `rows`), the
     /// columns either side counted as background.
     fn in_columns(cols: &[u16], rows: u32) -> Holes {
-        let (w, h) = (cols.len() + 2, rows as usize + 2);
-        let background: Vec<bool> = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                let inside = (1..w - 1).contains(&x) && (1..h - 1).contains(&y);
-                !(inside && cols[x - 1] >> (y - 1) & 1 == 1)
-            })
-            .collect();
         let inked: Vec<usize> = (0..rows as usize).filter(|r| cols.iter().any(|c| c >> r & 1 == 1)).collect();
         let (Some(&first), Some(&last)) = (inked.first(), inked.last()) else { return Holes::None };
         let middle = (first + last + 1) as f32 / 2.0;
-        let found: Vec<ocr::Blob> = ocr::components(&background, w, h, false)
-            .into_iter()
-            .filter(|r| r.x0 > 0 && r.y0 > 0 && r.x1 < w as u32 && r.y1 < h as u32)
-            .collect();
+        let found = ocr::hole_boxes(cols.len(), rows as usize, |x, y| cols[x] >> y & 1 == 1);
         match found.as_slice() {
             [] => Holes::None,
             [hole] => {
-                let (t, b) = (hole.y0 as f32 - 1.0, hole.y1 as f32 - 1.0);
+                let (t, b) = (hole.y0 as f32, hole.y1 as f32);
                 match (t < middle - 0.5, b > middle + 0.5) {
                     (true, true) => Holes::Tall,
                     (true, false) => Holes::Upper,
@@ -293,7 +285,7 @@ mod tests {
     fn read_art(art: &[&str], base: u32, cap: u32) -> String {
         let ink = |x: u32, y: u32| art.get(y as usize).and_then(|r| r.as_bytes().get(x as usize)) == Some(&b'#');
         let words = read(&ink, 0, art[0].len() as u32, base, cap);
-        words.iter().map(|w| w.iter().map(|g| g.0).collect::<String>()).collect::<Vec<_>>().join(" ")
+        words.iter().map(|w| w.0.as_str()).collect::<Vec<_>>().join(" ")
     }
 
     #[test]
@@ -336,7 +328,7 @@ mod tests {
         let (cols, base) = set("Mag=50.00KX", &[0, 1, 1, 2, 2, 0, 0, 0, 0, 2, 1]);
         let ink = |x: u32, y: u32| cols.get(x as usize).is_some_and(|c| c >> y & 1 == 1);
         let words = read(&ink, 0, cols.len() as u32, base, 6);
-        let text: String = words.iter().flatten().map(|g| g.0).collect();
+        let text: String = words.iter().map(|w| w.0.as_str()).collect();
         assert_eq!(text, "Mag=50.00KX", "{words:?}");
         // Words part where a letter meets a digit or a sign with a gap.
         assert_eq!(words.len(), 4, "{words:?}");
