@@ -25,6 +25,10 @@ const CONTRAST: f64 = 45.0;
 /// picture, a white bar on a light one), near the top or bottom edge (mid
 /// field, faint lines are more often the picture's own).
 const FAINT: f64 = 30.0;
+/// A line only this far from the rows around it (a light grey bar on a grey
+/// micrograph, a black core inside a faint outline) breaks the contrast
+/// rule, so may break no other.
+const DIM: f64 = 20.0;
 
 /// A rectangle of uniform rows with matching ends.
 #[derive(Debug, Clone, Copy)]
@@ -74,9 +78,10 @@ pub enum Search {
     /// No such bar; lines that may be one but break one of the rules it
     /// keeps, best first: a one-row line without end caps, a bar shorter
     /// than a 25th of the panel (down to a 50th), a faint one mid-field, a
-    /// [`ruler`] of ticks, and last a line on the picture's top or bottom
-    /// rows. Each counts only when a label that reads as a length is beside
-    /// it.
+    /// [`ruler`] of ticks and a line on the picture's top or bottom rows;
+    /// after all of these, a dim line of a bar's shape near the top or
+    /// bottom edge. Each counts only when a label that reads as a length is
+    /// beside it.
     Unsure(Vec<Bar>),
 }
 
@@ -93,6 +98,7 @@ pub fn search(img: &GrayImage) -> Search {
     }
     all.extend(ruler(img).map(|bar| Candidate { score: 1.5 * bar.length_px, bar, sure: false }));
     all.sort_by(|a, b| b.score.total_cmp(&a.score));
+    all.extend(candidates(img, DIM));
     let mut bars: Vec<Bar> = Vec::new();
     for c in all {
         if !bars.iter().any(|b| b.bbox == c.bar.bbox) {
@@ -247,7 +253,12 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         // Bars sit near the top or bottom edge far more often than mid-field.
         let cy = (r.y0 + r.y1) as f64 / 2.0 / h as f64;
         let edge = !(0.2..=0.65).contains(&cy);
-        let sure = (thick >= 2 || capped) && !blocky && len >= min_len && (contrast >= CONTRAST || edge);
+        let shaped = (thick >= 2 || capped) && !blocky && len >= min_len;
+        // A dim line may break no other rule, and is never sure.
+        if contrast < FAINT && !(shaped && edge) {
+            continue;
+        }
+        let sure = shaped && (contrast >= CONTRAST || (contrast >= FAINT && edge));
         // A line that stands out on one side only, against the picture's
         // top or bottom edge, is more often its border.
         let one_sided = r.y0 < 2 || r.y1 + 2 > h;
@@ -640,6 +651,21 @@ mod tests {
         let Search::Unsure(unsure) = search(&img) else { panic!("no bar by the rules") };
         let unsure: Vec<[u32; 4]> = unsure.iter().map(|b| b.bbox).collect();
         assert_eq!(unsure, vec![[20, 150, 120, 151], [200, 20, 236, 32], [300, 180, 314, 182], [150, 199, 250, 200]]);
+    }
+
+    #[test]
+    fn dim_bars_need_a_label_and_come_last() {
+        // Lines 25 grey levels over the picture (a light grey bar on a grey
+        // TEM): one near the bottom edge with a bar's shape is offered as
+        // unsure after every other line; mid-field or one row thick, none.
+        let mut img = textured(400, 200);
+        fill(&mut img, 20..120, 185..189, 130);
+        fill(&mut img, 150..250, 100..104, 130);
+        fill(&mut img, 260..360, 170..171, 130);
+        fill(&mut img, 300..350, 20..21, 250);
+        let Search::Unsure(unsure) = search(&img) else { panic!("no bar by the rules") };
+        let unsure: Vec<[u32; 4]> = unsure.iter().map(|b| b.bbox).collect();
+        assert_eq!(unsure, vec![[300, 20, 350, 21], [20, 185, 120, 189]]);
     }
 
     #[test]
