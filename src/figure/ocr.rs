@@ -39,6 +39,10 @@ const GEOMETRY_WEIGHT: f32 = 0.6;
 /// The pixels round a bar are its outline when they are this many grey
 /// levels further from the bar's grey than the picture beyond them.
 const OUTLINE: f32 = 60.0;
+/// Two digits of a value are never further apart than this share of the
+/// band's height; a wider gap is where a point was lost (too faint or
+/// small to be a glyph).
+const POINT_GAP: f32 = 0.5;
 
 struct Template {
     /// Index into the set's characters.
@@ -143,6 +147,12 @@ impl Grammar {
         Grammar::Done,
     ];
 
+    /// The last character read was a digit.
+    fn after_digit(self) -> bool {
+        use Grammar::*;
+        matches!(self, Whole | Two | Zero | Trailing | FractionTwo)
+    }
+
     fn next(self, c: char) -> Option<Grammar> {
         use Grammar::*;
         Some(match (self, c) {
@@ -198,6 +208,8 @@ fn decode(
     let mut back: Vec<Vec<Option<Back>>> = vec![vec![None; states]; n + 1];
     cost[0][index(Grammar::Start)] = 0.0;
     for i in 0..n {
+        // A digit after a digit only across a gap no wider than a value's.
+        let spaced = i > 0 && (line[i].x0 as f32 - line[i - 1].x1 as f32) > POINT_GAP * band.height();
         let mut readings: Vec<Reading> = Vec::new();
         for k in 1..=3.min(n - i) {
             let piece = &line[i..i + k];
@@ -225,6 +237,9 @@ fn decode(
                         .iter()
                         .flat_map(|(state, c0, text)| {
                             glyphs.chars.iter().zip(d).filter_map(move |(c, dc)| {
+                                if spaced && text.is_empty() && state.after_digit() && c.is_ascii_digit() {
+                                    return None;
+                                }
                                 let mut text = text.clone();
                                 text.push(*c);
                                 let extra = if *c == 'u' { U_EXTRA } else { 0.0 };
