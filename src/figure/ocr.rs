@@ -277,8 +277,9 @@ fn decode(
 fn plausible(text: &str, (value, _): &(f64, String)) -> bool {
     let mantissa = value / 10f64.powf(value.log10().floor());
     let round = [1.0, 2.0, 2.5, 3.0, 4.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
-    let leading_zero = text.starts_with('0') && !text.starts_with("0.");
-    round && !leading_zero && (text.ends_with("nm") || text.ends_with("µm") || text.ends_with("um"))
+    let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let leading_zero = t.starts_with('0') && !t.starts_with("0.");
+    round && !leading_zero && (t.ends_with("nm") || t.ends_with("µm") || t.ends_with("um"))
 }
 
 /// A length in `unit` (`pm`, `Å`, `nm`, `µm`, `mm`) in nanometres.
@@ -943,6 +944,8 @@ mod tests {
         // extra cost, so that a "u" wins over an "n" or "µ" only where it
         // fits clearly better).
         assert!(kept("100um") && reads("100um"));
+        // Spaces a glyph read puts round a point are no leading zero.
+        assert!(kept("0 . 2 µm") && !kept("0 50 nm"));
         assert!(!reads("1.nm"));
     }
 
