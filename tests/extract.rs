@@ -586,6 +586,10 @@ fn real_panels_scale_bars() {
         let bar = panel(file).into_iter().find_map(|p| p.scale_bar).expect(file);
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some(unit)), "{file}: {bar:?}");
     }
+    // FEI's bracket printed in two halves round its "2 um": one bar from
+    // cap to cap (532 to 684), not the half beside the label.
+    let bar = panel("671b7c8831.png").into_iter().find_map(|p| p.scale_bar).unwrap();
+    assert!((bar.length_px - 152.0).abs() <= 1.5 && bar.value == Some(2.0), "{bar:?}");
     // That "200um" labels a dotted ruler of eleven dots, each up to a pixel
     // off the mean step: all of them followed, 405 to 611.
     let bar = panel("410284d28b.png").into_iter().find_map(|p| p.scale_bar).unwrap();

@@ -391,11 +391,14 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
             let label = ocr::read(&crop, &bar);
             (bar, label)
         }
-        scalebar::Search::Unsure(lines) => lines.into_iter().take(UNSURE_TRIES).find_map(|bar| {
-            let label = ocr::read(&crop, &bar)
-                .filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL && !overlap(l.bbox, bar.bbox))?;
-            Some((bar, Some(label)))
-        })?,
+        scalebar::Search::Unsure(lines) => {
+            let (bar, label) = lines.iter().take(UNSURE_TRIES).find_map(|bar| {
+                let label = ocr::read(&crop, bar)
+                    .filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL && !overlap(l.bbox, bar.bbox))?;
+                Some((bar, label))
+            })?;
+            (joined(bar, &label, &lines), Some(label))
+        }
     };
     let shift = |r: [u32; 4]| [r[0] + b[0], r[1] + b[1], r[2] + b[0], r[3] + b[1]];
     let trusted = label.as_ref().is_some_and(|l| l.value.is_some() && l.confidence >= TRUSTED);
@@ -423,6 +426,35 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
         source: "ocr",
         confidence: label.as_ref().map_or(0.0, |l| l.confidence),
     })
+}
+
+/// A line and its label on the line's rows, joined with the line of the
+/// same grey and about the same length on the label's other side: the two
+/// halves of one bar printed round its label (`|--- 2 µm ---|`), as the
+/// data bar's halves are joined. Within two label heights of the label on
+/// each side; the length runs from one half's outer end to the other's.
+fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> scalebar::Bar {
+    let ([x0, y0, x1, y1], l) = (bar.bbox, label.bbox);
+    let slack = 2 * (l[3] - l[1]);
+    let rows = |b: &[u32; 4]| b[1] < l[3] && l[1] < b[3];
+    let gap = |left: u32, right: u32| right >= left && right <= left + slack;
+    let alike = |o: &scalebar::Bar| {
+        let (w, v) = (x1 - x0, o.bbox[2] - o.bbox[0]);
+        o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3] && w.abs_diff(v) * 3 <= w.max(v)
+    };
+    let other = lines
+        .iter()
+        .filter(|o| rows(&bar.bbox) && alike(o))
+        .find(|o| (gap(x1, l[0]) && gap(l[2], o.bbox[0])) || (gap(o.bbox[2], l[0]) && gap(l[2], x0)));
+    let Some(other) = other else { return bar.clone() };
+    let (left, right) = if other.bbox[0] > x0 { (bar, other) } else { (other, bar) };
+    // Each half's box is wider than its length by its two blurred ends.
+    let blur = |b: &scalebar::Bar| ((b.bbox[2] - b.bbox[0]) as f64 - b.length_px) / 2.0;
+    scalebar::Bar {
+        bbox: [left.bbox[0], y0.min(other.bbox[1]), right.bbox[2], y1.max(other.bbox[3])],
+        length_px: (right.bbox[2] - left.bbox[0]) as f64 - blur(left) - blur(right),
+        light: bar.light,
+    }
 }
 
 /// A scale bar whose label the document draws as text within panel `b`:
@@ -521,6 +553,26 @@ pub(crate) mod tests {
             for x in xs.clone() {
                 img.put_pixel(x, y, image::Luma([v]));
             }
+        }
+    }
+
+    #[test]
+    fn halves_round_their_label_are_one_bar() {
+        let line = |x0, x1, light| scalebar::Bar { bbox: [x0, 507, x1, 508], length_px: (x1 - x0) as f64 - 1.0, light };
+        let label = ocr::Label {
+            value: Some(2.0),
+            unit: Some("µm".into()),
+            text: "2 um".into(),
+            confidence: 0.5,
+            bbox: [594, 503, 620, 512],
+        };
+        let (left, right) = (line(533, 589, true), line(625, 683, true));
+        let bar = joined(&right, &label, &[right.clone(), left.clone()]);
+        assert_eq!(bar.bbox, [533, 507, 683, 508]);
+        assert!((bar.length_px - 149.0).abs() < 1e-9, "{bar:?}");
+        // Not a half of another grey, of another length or far beyond the label.
+        for other in [line(533, 589, false), line(560, 589, true), line(500, 556, true)] {
+            assert_eq!(joined(&right, &label, &[other]), right);
         }
     }
 
