@@ -435,8 +435,10 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
 /// each side; the length runs from one half's outer end to the other's.
 fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> scalebar::Bar {
     let ([x0, y0, x1, y1], l) = (bar.bbox, label.bbox);
+    if !(y0 < l[3] && l[1] < y1) {
+        return bar.clone();
+    }
     let slack = 2 * (l[3] - l[1]);
-    let rows = |b: &[u32; 4]| b[1] < l[3] && l[1] < b[3];
     let gap = |left: u32, right: u32| right >= left && right <= left + slack;
     let alike = |o: &scalebar::Bar| {
         let (w, v) = (x1 - x0, o.bbox[2] - o.bbox[0]);
@@ -444,7 +446,7 @@ fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> s
     };
     let other = lines
         .iter()
-        .filter(|o| rows(&bar.bbox) && alike(o))
+        .filter(|o| alike(o))
         .find(|o| (gap(x1, l[0]) && gap(l[2], o.bbox[0])) || (gap(o.bbox[2], l[0]) && gap(l[2], x0)));
     let Some(other) = other else { return bar.clone() };
     let (left, right) = if other.bbox[0] > x0 { (bar, other) } else { (other, bar) };
@@ -574,6 +576,9 @@ pub(crate) mod tests {
         for other in [line(533, 589, false), line(560, 589, true), line(500, 556, true)] {
             assert_eq!(joined(&right, &label, &[other]), right);
         }
+        // A label over the line, not on its rows, has no halves round it.
+        let over = ocr::Label { bbox: [594, 490, 620, 500], ..label };
+        assert_eq!(joined(&right, &over, &[left]), right);
     }
 
     /// A 2×2 grid of noisy "micrographs" with white gutters, and a plot.
