@@ -587,6 +587,17 @@ fn time(text: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(hour, c[2].parse().ok()?, second)
 }
 
+/// Two halves of one bar printed round its label: about as long as each
+/// other (within a third), the label between them within two of its heights
+/// of each.
+pub(super) fn halves_round(left: [u32; 4], right: [u32; 4], label: [u32; 4]) -> bool {
+    let slack = 2 * (label[3] - label[1]);
+    let (lw, rw) = (left[2] - left[0], right[2] - right[0]);
+    lw.abs_diff(rw) * 3 <= lw.max(rw)
+        && (left[2]..=left[2] + slack).contains(&label[0])
+        && (label[2]..=label[2] + slack).contains(&right[0])
+}
+
 /// The scale bar: the rule (halves on one row joined) or ruler nearest to
 /// a cell that reads as a length.
 fn scale(rules: &[Blob], ticks: &[Blob], cells: &[Cell]) -> Option<Scale> {
@@ -599,15 +610,9 @@ fn scale(rules: &[Blob], ticks: &[Blob], cells: &[Cell]) -> Option<Scale> {
             // Two halves of one length around their label: joined when a
             // length fills the gap between them.
             Some(b)
-                if (b[2] - b[0]).abs_diff(r.w()) * 3 <= r.w().max(b[2] - b[0])
-                    && cells.iter().any(|c| {
-                        let slack = 2 * (c.bbox[3] - c.bbox[1]);
-                        c.bbox[0] >= b[2]
-                            && c.bbox[2] <= r.x0
-                            && c.bbox[0] <= b[2] + slack
-                            && c.bbox[2] + slack >= r.x0
-                            && ocr::first_length(&c.text).is_some()
-                    }) =>
+                if cells.iter().any(|c| {
+                    halves_round(*b, [r.x0, r.y0, r.x1, r.y1], c.bbox) && ocr::first_length(&c.text).is_some()
+                }) =>
             {
                 *b = [b[0], b[1].min(r.y0), r.x1, b[3].max(r.y1)];
             }

@@ -428,26 +428,19 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
     })
 }
 
-/// A line and its label on the line's rows, joined with the line of the
-/// same grey and about the same length on the label's other side: the two
-/// halves of one bar printed round its label (`|--- 2 µm ---|`), as the
-/// data bar's halves are joined. Within two label heights of the label on
-/// each side; the length runs from one half's outer end to the other's.
+/// A line and its label on the line's rows, joined with a line of the same
+/// grey on the label's other side when the two are halves of one bar
+/// printed round it ([`databar::halves_round`], as the data bar's halves
+/// are joined): the length runs from one half's outer end to the other's.
 fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> scalebar::Bar {
-    let ([x0, y0, x1, y1], l) = (bar.bbox, label.bbox);
+    let ([x0, y0, _, y1], l) = (bar.bbox, label.bbox);
     if !(y0 < l[3] && l[1] < y1) {
         return bar.clone();
     }
-    let slack = 2 * (l[3] - l[1]);
-    let gap = |left: u32, right: u32| right >= left && right <= left + slack;
-    let alike = |o: &scalebar::Bar| {
-        let (w, v) = (x1 - x0, o.bbox[2] - o.bbox[0]);
-        o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3] && w.abs_diff(v) * 3 <= w.max(v)
-    };
     let other = lines
         .iter()
-        .filter(|o| alike(o))
-        .find(|o| (gap(x1, l[0]) && gap(l[2], o.bbox[0])) || (gap(o.bbox[2], l[0]) && gap(l[2], x0)));
+        .filter(|o| o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3])
+        .find(|o| databar::halves_round(bar.bbox, o.bbox, l) || databar::halves_round(o.bbox, bar.bbox, l));
     let Some(other) = other else { return bar.clone() };
     let (left, right) = if other.bbox[0] > x0 { (bar, other) } else { (other, bar) };
     // Each half's box is wider than its length by its two blurred ends.
