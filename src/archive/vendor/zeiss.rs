@@ -56,7 +56,7 @@ pub fn read(blob: &[u8], width: u32) -> Meta {
     // An image resized after it was stored keeps the stored frame's pixel
     // size (a 512-pixel copy of a 1024-pixel frame); its field of view, the
     // width scanned, is what its own pixels span.
-    let field_px = get("AP_WIDTH").and_then(length_nm).map(|nm| nm / width.max(1) as f64);
+    let field_px = get("AP_WIDTH").and_then(length_nm).filter(|_| width > 0).map(|nm| nm / width as f64);
     if let (Some(field), Some(stored)) = (field_px, m.pixel_size_nm) {
         if (field / stored - 1.0).abs() > 0.03 {
             m.pixel_size_nm = Some(field);
@@ -109,5 +109,10 @@ mod tests {
         // The stored 1024-pixel frame, and a copy shrunk to 512 pixels.
         assert!((read(blob, 1024).pixel_size_nm.unwrap() - 5.825).abs() < 1e-9);
         assert!((read(blob, 512).pixel_size_nm.unwrap() - 5965.0 / 512.0).abs() < 1e-9);
+        // A field width that does not parse, or an image of no width, keeps
+        // the stored pixel size.
+        let junk = b"0\r\n0\r\n0\r\n5.825e-009\r\nAP_WIDTH\r\nWidth = ?? \r\n\0";
+        assert!((read(junk, 512).pixel_size_nm.unwrap() - 5.825).abs() < 1e-9);
+        assert!((read(blob, 0).pixel_size_nm.unwrap() - 5.825).abs() < 1e-9);
     }
 }
