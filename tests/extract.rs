@@ -620,8 +620,15 @@ fn tesseract_reads_a_real_label() {
         eprintln!("skipping: tesseract is not installed");
         return;
     }
-    let img = image::open(dir.join("1a29c5b84f.png")).unwrap().to_luma8();
-    assert_eq!(emtrace::figure::ocr::tesseract(&img, [14, 514, 201, 519]), Some((200.0, "nm".to_string())));
+    // A sans label, and a "5 nm" on grainy TEM that it reads once the crop
+    // is set as dark text on white.
+    for (file, bar, want) in [
+        ("1a29c5b84f.png", [14, 514, 201, 519], 200.0),
+        ("5addfe7111.png", [12, 498, 71, 502], 5.0),
+    ] {
+        let img = image::open(dir.join(file)).unwrap().to_luma8();
+        assert_eq!(emtrace::figure::ocr::tesseract(&img, bar), Some((want, "nm".to_string())), "{file}");
+    }
 }
 
 /// A grid of eight TEM / STEM panels whose gutters are crossed by zoom

@@ -870,19 +870,44 @@ pub fn label_region(img: &GrayImage, bar: [u32; 4]) -> [u32; 4] {
     [bar[0].saturating_sub(len / 2), bar[1].saturating_sub(reach), (bar[2] + len / 2).min(w), (bar[3] + reach).min(h)]
 }
 
-/// The label near `bar` as the `tesseract` program reads it (upscaled 3×,
-/// sparse text), or `None` when it is not installed or reads no length.
+/// The label near `bar` as the `tesseract` program reads it, or `None` when
+/// it is not installed or reads no length. The crop is set as dark text on
+/// white first: each grey's distance from the background towards the bar's
+/// grey (the label's colour, as a rule) becomes its darkness, so that white
+/// text on a black bar, grey texture and JPEG noise all come out alike; it
+/// is then upscaled 3×, given a white margin, and read as sparse text
+/// limited to the characters of a length.
 pub fn tesseract(img: &GrayImage, bar: [u32; 4]) -> Option<(f64, String)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
+    const MARGIN: u32 = 20;
+    let (w, h) = img.dimensions();
     let r = label_region(img, bar);
-    let crop = image::imageops::crop_imm(img, r[0], r[1], r[2] - r[0], r[3] - r[1]).to_image();
+    let [bx0, by0, bx1, by1] = bar;
+    let ring = [bx0.saturating_sub(3), by0.saturating_sub(3), (bx1 + 3).min(w), (by1 + 3).min(h)];
+    let (ink, bg) = (mean(img, bar), ring_mean(img, ring, bar));
+    let level = |v: u8| {
+        if (ink - bg).abs() < 30.0 {
+            v as f32 / 255.0
+        } else {
+            1.0 - ((v as f32 - bg) / (ink - bg)).clamp(0.0, 1.0)
+        }
+    };
+    let crop = GrayImage::from_fn(r[2] - r[0], r[3] - r[1], |x, y| {
+        image::Luma([(255.0 * level(img.get_pixel(r[0] + x, r[1] + y)[0])).round() as u8])
+    });
     let big =
         image::imageops::resize(&crop, crop.width() * 3, crop.height() * 3, image::imageops::FilterType::CatmullRom);
+    let mut padded = GrayImage::from_pixel(big.width() + 2 * MARGIN, big.height() + 2 * MARGIN, image::Luma([255]));
+    image::imageops::replace(&mut padded, &big, MARGIN as i64, MARGIN as i64);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!("emtrace-label-{}-{n}.png", std::process::id()));
-    big.save(&path).ok()?;
-    let out = std::process::Command::new("tesseract").arg(&path).arg("stdout").args(["--psm", "11"]).output();
+    padded.save(&path).ok()?;
+    let out = std::process::Command::new("tesseract")
+        .arg(&path)
+        .arg("stdout")
+        .args(["--psm", "11", "-c", "tessedit_char_whitelist=0123456789.,nmuµÅ"])
+        .output();
     std::fs::remove_file(&path).ok();
     first_length(&String::from_utf8_lossy(&out.ok()?.stdout).replace('μ', "µ"))
 }
