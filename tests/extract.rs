@@ -609,6 +609,13 @@ fn real_panels_scale_bars() {
     {
         assert!(panel(none).iter().all(|p| p.scale_bar.is_none()), "{none}");
     }
+    // Dark particles on a light grey (229-240) background with a clear band
+    // of it across the picture: one micrograph, not two panels cut at the
+    // band (the lower one took a particle's rim on its last rows for a bar).
+    let whole = panel("66a6ddb34e.png");
+    assert_eq!(whole.len(), 1, "{whole:?}");
+    assert!(whole[0].micrograph && whole[0].bbox[1] == 0 && whole[0].bbox[3] >= 512, "{whole:?}");
+    assert!(whole[0].scale_bar.is_none(), "{whole:?}");
 }
 
 /// The optional Tesseract path reads a real label (skipped when the
@@ -622,10 +629,9 @@ fn tesseract_reads_a_real_label() {
     }
     // A sans label, and a "5 nm" on grainy TEM that it reads once the crop
     // is set as dark text on white.
-    for (file, bar, want) in [
-        ("1a29c5b84f.png", [14, 514, 201, 519], 200.0),
-        ("5addfe7111.png", [12, 498, 71, 502], 5.0),
-    ] {
+    for (file, bar, want) in
+        [("1a29c5b84f.png", [14, 514, 201, 519], 200.0), ("5addfe7111.png", [12, 498, 71, 502], 5.0)]
+    {
         let img = image::open(dir.join(file)).unwrap().to_luma8();
         assert_eq!(emtrace::figure::ocr::tesseract(&img, bar), Some((want, "nm".to_string())), "{file}");
     }

@@ -116,6 +116,14 @@ fn background(img: &GrayImage) -> u8 {
     border[border.len() / 2]
 }
 
+/// A background grey that is a page's (white or black paper) and may hold
+/// gutters: a light picture's own background of 230-244 round its edges
+/// (bright-field TEM) is no page, and a band of it between particles no
+/// gutter.
+fn is_page(bg: u8) -> bool {
+    bg >= 245 || bg <= 25
+}
+
 struct Cutter<'a> {
     img: &'a GrayImage,
     bg: u8,
@@ -246,7 +254,7 @@ impl Cutter<'_> {
                 let v = self.img.get_pixel(x, y)[0];
                 let (right, below) = (self.img.get_pixel(x + 1, y)[0], self.img.get_pixel(x, y + 1)[0]);
                 let flat = v.abs_diff(right) <= 2 && v.abs_diff(below) <= 2;
-                let is_paper = if self.bg >= 230 || self.bg <= 25 {
+                let is_paper = if is_page(self.bg) {
                     // On a white (black) page only white (black) is paper: a STEM
                     // image's black vacuum on a white page is not.
                     v.abs_diff(self.bg) <= 20
@@ -298,7 +306,7 @@ pub fn panels_with(img: &GrayImage, options: &Options, vector: &Vector) -> Vec<P
     let cutter = Cutter { img, bg: background(img) };
     let mut boxes = Vec::new();
     // Gutters are paper white or black; a grey border is the micrograph's own background.
-    if cutter.bg >= 230 || cutter.bg <= 25 {
+    if is_page(cutter.bg) {
         cutter.cut([0, 0, w, h], 0, &mut boxes);
     }
     if boxes.is_empty() {
