@@ -540,6 +540,13 @@ fn real_panels_scale_bars() {
         assert!(bar.bbox[0].abs_diff(x0) <= 2 && bar.bbox[2].abs_diff(x1) <= 2, "{file}: {bar:?}");
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
     }
+    // A black block 2.7 times as long as thick under a serif "1 µm" whose
+    // descender cuts the picture's grey between them into a longer strip
+    // (a bright-field TEM on its own light grey): the block, not the strip.
+    let p = &panel("39e18a8f4c.png")[0];
+    let bar = p.scale_bar.clone().expect("39e18a8f4c");
+    assert!(p.micrograph && bar.bbox[0].abs_diff(537) <= 2 && bar.bbox[2].abs_diff(597) <= 2, "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(1.0), Some("µm")), "{bar:?}");
     // FEI's bracket, a one-row line between ticks that fall between two
     // columns: the line (its 1 µm read from the data bar), not the black
     // between the ticks under it.

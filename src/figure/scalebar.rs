@@ -17,6 +17,8 @@ pub struct Bar {
     pub light: bool,
 }
 
+/// A line this close to the picture's commonest grey is of the picture's own.
+const SAME_GREY: f64 = 4.0;
 /// Pixels of one run stay within this of the run's first pixels' mean.
 const UNIFORM: f64 = 14.0;
 /// A bar differs from the rows around it by at least this...
@@ -204,6 +206,15 @@ struct Candidate {
 
 /// The candidate bars at least `contrast` from the rows around them, best
 /// first.
+/// The commonest grey of `img` (its histogram's peak).
+fn commonest(img: &GrayImage) -> f64 {
+    let mut counts = [0u64; 256];
+    for p in img.pixels() {
+        counts[p[0] as usize] += 1;
+    }
+    (0..256).max_by_key(|&v| counts[v]).unwrap_or(0) as f64
+}
+
 fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
     let (w, h) = img.dimensions();
     if w < 32 || h < 32 {
@@ -236,10 +247,18 @@ fn candidates(img: &GrayImage, contrast: f64) -> Vec<Candidate> {
         open = next;
     }
     done.append(&mut open);
+    let commonest = commonest(img);
     let mut out = Vec::new();
     for r in done {
         let (len, thick) = (r.x1 - r.x0, r.y1 - r.y0);
         if thick > max_thick || len < 2 * thick {
+            continue;
+        }
+        // A mid grey that is the picture's commonest is the picture itself,
+        // seen between two darker (lighter) things: no bar. (A bar of the
+        // commonest grey is white or black: on a label box, or on a
+        // picture that is mostly vacuum.)
+        if (r.mean - commonest).abs() <= SAME_GREY && (26.0..245.0).contains(&r.mean) {
             continue;
         }
         // A block under four times as long as thick is as often a label box.
@@ -637,6 +656,21 @@ mod tests {
     }
 
     /// The boxes of the lines a panel with no bar by the rules offers.
+    #[test]
+    fn the_picture_between_label_and_bar_is_no_bar() {
+        // A black label over a black bar, with the picture's own grey
+        // between them from a glyph's stroke to the picture's edge (39e18a8f4c):
+        // set off on both sides, longer than the bar, but of the picture's
+        // commonest grey, so no bar; the black bar under it is.
+        let mut img = GrayImage::from_fn(300, 200, |x, y| image::Luma([(200 + (x * 13 + y * 7) % 11 / 4) as u8]));
+        for k in 0..6 {
+            fill(&mut img, 200 + 14 * k..212 + 14 * k, 160..170, 0);
+        }
+        fill(&mut img, 198..200, 160..178, 0);
+        fill(&mut img, 190..270, 178..190, 0);
+        assert_eq!(find(&img).unwrap().bbox, [190, 178, 270, 190]);
+    }
+
     fn unsure(img: &GrayImage) -> Vec<[u32; 4]> {
         let Search::Unsure(lines) = search(img) else { panic!("no bar by the rules") };
         lines.iter().map(|b| b.bbox).collect()
