@@ -583,6 +583,18 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
     candidates.into_iter().map(|l| complete(l, blobs)).filter(|l| l.len() >= 2).collect()
 }
 
+/// A point has room between the glyphs either side of it: their gap is
+/// wider than the point (a speck filling the gap between two digits that
+/// nearly touch is texture).
+fn clear(line: &[Blob], p: &Blob) -> bool {
+    let left = line.iter().filter(|g| g.x1 <= p.x0 + 1).map(|g| g.x1).max();
+    let right = line.iter().filter(|g| g.x0 + 1 >= p.x1).map(|g| g.x0).min();
+    match (left, right) {
+        (Some(l), Some(r)) => r.saturating_sub(l) > p.w() + 1,
+        _ => true,
+    }
+}
+
 fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
     let t = line.iter().map(|g| g.y0).min().unwrap();
     let mut bottoms: Vec<u32> = line.iter().map(|g| g.y1).collect();
@@ -600,6 +612,7 @@ fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
             && b.x1 < lx1
             && b.y1.abs_diff(base) * 4 <= band
             && !line.iter().any(|g| centre >= 2 * g.x0 && centre < 2 * g.x1)
+            && clear(&line, b)
         {
             line.push(*b);
         }
@@ -1010,6 +1023,20 @@ mod tests {
         assert!(end_tick(&Blob { x0: 559, y0: 482, x1: 563, y1: 490 }, bar));
         assert!(!end_tick(&Blob { x0: 591, y0: 481, x1: 599, y1: 497 }, bar));
         assert!(!end_tick(&Blob { x0: 566, y0: 478, x1: 572, y1: 489 }, bar));
+    }
+
+    #[test]
+    fn a_point_needs_room_between_its_glyphs() {
+        // Two 20-px digits on baseline 40; a 3-px speck on the baseline
+        // between them is a decimal point only where the gap is wider than
+        // the speck (60feb7de8f's "1 µm" had read "3nm" through a speck
+        // between the glyphs' touching edges).
+        let digit = |x0| Blob { x0, y0: 20, x1: x0 + 10, y1: 40 };
+        let point = |x0| Blob { x0, y0: 37, x1: x0 + 3, y1: 40 };
+        let wide = complete(vec![digit(0), digit(16)], &[point(12)]);
+        assert_eq!(wide.len(), 3);
+        let tight = complete(vec![digit(0), digit(13)], &[point(10)]);
+        assert_eq!(tight.len(), 2);
     }
 
     #[test]
