@@ -443,11 +443,12 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
 
 /// A stroke rising from (or hanging from) an end of the bar, over the
 /// bar's own columns: a bracket's tick with the bar's blurred edge, no
-/// glyph.
+/// glyph. A tick is upright: a blob wider than high there is a glyph (run
+/// into texture at the picture's edge, say).
 fn end_tick(b: &Blob, [bx0, by0, bx1, by1]: [u32; 4]) -> bool {
     let at_end = |x: u32| b.x0 <= x + 1 && b.x1 + 1 >= x;
     let touches = b.y1 + 2 >= by0 && b.y0 <= by1 + 2;
-    let over = b.x0 + 3 >= bx0 && b.x1 <= bx1 + 3 && b.w() * 2 <= bx1 - bx0;
+    let over = b.x0 + 3 >= bx0 && b.x1 <= bx1 + 3 && b.w() * 2 <= bx1 - bx0 && b.w() <= b.h();
     over && touches && (at_end(bx0) || at_end(bx1))
 }
 
@@ -1023,6 +1024,11 @@ mod tests {
         assert!(end_tick(&Blob { x0: 559, y0: 482, x1: 563, y1: 490 }, bar));
         assert!(!end_tick(&Blob { x0: 591, y0: 481, x1: 599, y1: 497 }, bar));
         assert!(!end_tick(&Blob { x0: 566, y0: 478, x1: 572, y1: 489 }, bar));
+        // 70f9f13af4's "m" over a long bar's right end, run into texture:
+        // wider than high, so a glyph.
+        let long = [400, 491, 560, 494];
+        assert!(!end_tick(&Blob { x0: 545, y0: 478, x1: 562, y1: 490 }, long));
+        assert!(end_tick(&Blob { x0: 557, y0: 478, x1: 562, y1: 490 }, long));
     }
 
     #[test]
