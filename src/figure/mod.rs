@@ -371,6 +371,15 @@ fn insets(img: &GrayImage, cutter: &Cutter, b: [u32; 4], options: &Options) -> V
         .collect()
 }
 
+/// A label lies beside a line: no further from it, across or along, than
+/// the label is high (a line that breaks a bar's rules is one only with its
+/// label right by it; a label a few lines of text away is another line's).
+fn beside(label: [u32; 4], line: [u32; 4]) -> bool {
+    let gap = |a0: u32, a1: u32, b0: u32, b1: u32| if a1 <= b0 { b0 - a1 } else { a0.saturating_sub(b1) };
+    let (dx, dy) = (gap(label[0], label[2], line[0], line[2]), gap(label[1], label[3], line[1], line[3]));
+    dx.max(dy) <= label[3] - label[1]
+}
+
 /// Two boxes share pixels.
 fn overlap(a: [u32; 4], b: [u32; 4]) -> bool {
     a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
@@ -386,8 +395,8 @@ fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
 /// label read...
 const UNSURE_TRIES: usize = 6;
 /// ...and how sure that reading must be (a reading through the label
-/// grammar is [`ocr::DECODED`]). The label must also lie clear of the line:
-/// a line through text is a stroke of it.
+/// grammar is [`ocr::DECODED`]). The label must also lie clear of the line
+/// (a line through text is a stroke of it) and [`beside`] it.
 const UNSURE_LABEL: f64 = 0.15;
 
 fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<ScaleBar> {
@@ -401,8 +410,12 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
         }
         scalebar::Search::Unsure(lines) => {
             let (bar, label) = lines.iter().take(UNSURE_TRIES).find_map(|bar| {
-                let label = ocr::read(&crop, bar)
-                    .filter(|l| l.names_a_bar() && l.confidence >= UNSURE_LABEL && !overlap(l.bbox, bar.bbox))?;
+                let label = ocr::read(&crop, bar).filter(|l| {
+                    l.names_a_bar()
+                        && l.confidence >= UNSURE_LABEL
+                        && !overlap(l.bbox, bar.bbox)
+                        && beside(l.bbox, bar.bbox)
+                })?;
                 Some((bar, label))
             })?;
             (joined(bar, &label, &lines), Some(label))
@@ -580,6 +593,19 @@ pub(crate) mod tests {
         // A label over the line, not on its rows, has no halves round it.
         let over = ocr::Label { bbox: [594, 490, 620, 500], ..label };
         assert_eq!(joined(&right, &over, &[left]), right);
+    }
+
+    #[test]
+    fn a_label_beside_its_line() {
+        // 6a291d0bb4: "50 nm" 32 px high, 53 px under a bright fleck that
+        // breaks a bar's rules, is not that fleck's label; under a line, over
+        // one, or on its rows to its right, a label that close is.
+        let label = [17, 418, 154, 450];
+        assert!(!beside(label, [77, 361, 93, 365]));
+        assert!(beside(label, [27, 473, 143, 481]));
+        assert!(beside(label, [27, 400, 143, 404]));
+        assert!(beside(label, [180, 430, 260, 434]));
+        assert!(!beside(label, [200, 430, 280, 434]));
     }
 
     /// A 2×2 grid of noisy "micrographs" with white gutters, and a plot.
