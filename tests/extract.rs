@@ -456,6 +456,22 @@ fn real_panels_scale_bars() {
     assert_eq!(bar.bbox, [608, 495, 632, 498]);
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(10.0), Some("nm")), "{bar:?}");
 
+    // Halves of a bar round its label ("1 um", cut by the picture's bottom
+    // edge) are the bar, not the black strip's top edge beside the same
+    // label; a label 53 px under a bright fleck is not the fleck's.
+    let bar = panel("48f3a148f6.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.bbox[0], bar.bbox[2], bar.value), (485, 676, Some(1.0)), "{bar:?}");
+    let bar = panel("6a291d0bb4.png")[0].scale_bar.clone();
+    assert!(bar.as_ref().is_none_or(|b| b.bbox[1] > 450), "{bar:?}");
+
+    // A speck in the tight gap between two glyphs is no decimal point ("1
+    // µm" had read "3nm"); an "m" run into texture at the picture's edge,
+    // wider than high, is no bracket tick at the bar's end.
+    for (file, value, unit) in [("60feb7de8f.png", 1.0, "µm"), ("70f9f13af4.png", 20.0, "nm")] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some(unit)), "{file}: {bar:?}");
+    }
+
     // Hitachi's rulers of ticks (solid in the data bar; dotted along the
     // picture's bottom edge), measured from the first tick's middle to the
     // last one's, with the label under or over them.

@@ -409,16 +409,25 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
             (bar, label)
         }
         scalebar::Search::Unsure(lines) => {
-            let (bar, label) = lines.iter().take(UNSURE_TRIES).find_map(|bar| {
-                let label = ocr::read(&crop, bar).filter(|l| {
-                    l.names_a_bar()
-                        && l.confidence >= UNSURE_LABEL
-                        && !overlap(l.bbox, bar.bbox)
-                        && beside(l.bbox, bar.bbox)
-                })?;
-                Some((bar, label))
-            })?;
-            (joined(bar, &label, &lines), Some(label))
+            let labelled: Vec<(scalebar::Bar, ocr::Label)> = lines
+                .iter()
+                .take(UNSURE_TRIES)
+                .filter_map(|bar| {
+                    let label = ocr::read(&crop, bar).filter(|l| {
+                        l.names_a_bar()
+                            && l.confidence >= UNSURE_LABEL
+                            && !overlap(l.bbox, bar.bbox)
+                            && beside(l.bbox, bar.bbox)
+                    })?;
+                    Some((joined(bar, &label, &lines), label))
+                })
+                .collect();
+            // Halves of one bar round their label outweigh any single line
+            // with a label beside it (48f3a148f6's '1 um' cuts its bar in
+            // two, and is beside its black strip's top edge too).
+            let pick = labelled.iter().position(|(bar, _)| !lines.contains(bar)).unwrap_or(0);
+            let (bar, label) = labelled.into_iter().nth(pick)?;
+            (bar, Some(label))
         }
     };
     let shift = |r: [u32; 4]| [r[0] + b[0], r[1] + b[1], r[2] + b[0], r[3] + b[1]];
