@@ -371,13 +371,16 @@ fn insets(img: &GrayImage, cutter: &Cutter, b: [u32; 4], options: &Options) -> V
         .collect()
 }
 
-/// A label lies beside a line: no further from it, across or along, than
-/// the label is high (a line that breaks a bar's rules is one only with its
-/// label right by it; a label a few lines of text away is another line's).
-fn beside(label: [u32; 4], line: [u32; 4]) -> bool {
+/// A label belongs to a line that breaks a bar's rules only when it lies
+/// right by it, no further off across or along than the label is high (a
+/// label a few lines of text away is another line's), and is no more than
+/// twice as high as the line is long (glyphs five times the height of a
+/// 12-pixel fleck are texture read as text).
+fn belongs(label: [u32; 4], line: [u32; 4]) -> bool {
     let gap = |a0: u32, a1: u32, b0: u32, b1: u32| if a1 <= b0 { b0 - a1 } else { a0.saturating_sub(b1) };
     let (dx, dy) = (gap(label[0], label[2], line[0], line[2]), gap(label[1], label[3], line[1], line[3]));
-    dx.max(dy) <= label[3] - label[1]
+    let high = label[3] - label[1];
+    dx.max(dy) <= high && high <= 2 * (line[2] - line[0])
 }
 
 /// Two boxes share pixels.
@@ -396,7 +399,7 @@ fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
 const UNSURE_TRIES: usize = 6;
 /// ...and how sure that reading must be (a reading through the label
 /// grammar is [`ocr::DECODED`]). The label must also lie clear of the line
-/// (a line through text is a stroke of it) and [`beside`] it.
+/// (a line through text is a stroke of it) and [`belongs`] to it.
 const UNSURE_LABEL: f64 = 0.15;
 
 fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<ScaleBar> {
@@ -417,7 +420,7 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
                         l.names_a_bar()
                             && l.confidence >= UNSURE_LABEL
                             && !overlap(l.bbox, bar.bbox)
-                            && beside(l.bbox, bar.bbox)
+                            && belongs(l.bbox, bar.bbox)
                     })?;
                     Some((joined(bar, &label, &lines), label))
                 })
@@ -605,16 +608,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_label_beside_its_line() {
+    fn a_label_belongs_to_the_line_beside_it() {
         // 6a291d0bb4: "50 nm" 32 px high, 53 px under a bright fleck that
         // breaks a bar's rules, is not that fleck's label; under a line, over
         // one, or on its rows to its right, a label that close is.
         let label = [17, 418, 154, 450];
-        assert!(!beside(label, [77, 361, 93, 365]));
-        assert!(beside(label, [27, 473, 143, 481]));
-        assert!(beside(label, [27, 400, 143, 404]));
-        assert!(beside(label, [180, 430, 260, 434]));
-        assert!(!beside(label, [200, 430, 280, 434]));
+        assert!(!belongs(label, [77, 361, 93, 365]));
+        assert!(belongs(label, [27, 473, 143, 481]));
+        assert!(belongs(label, [27, 400, 143, 404]));
+        assert!(belongs(label, [180, 430, 260, 434]));
+        assert!(!belongs(label, [200, 430, 280, 434]));
+        // 6752c27137: texture read as a 61-px "4µm" under a 12-px fleck; a
+        // 16-px bracket's 17-px "100 nm" (4cd9e65aae) is its label.
+        assert!(!belongs([226, 428, 360, 489], [251, 403, 263, 404]));
+        assert!(belongs([591, 481, 665, 498], [561, 491, 577, 494]));
     }
 
     /// A 2×2 grid of noisy "micrographs" with white gutters, and a plot.
