@@ -518,6 +518,9 @@ pub(super) fn components(on: &[bool], w: usize, h: usize, diagonal: bool) -> Vec
     out
 }
 
+/// The most glyphs (and pieces of glyphs) a label line has.
+const MAX_GLYPHS: usize = 10;
+
 /// Text lines near the bar, nearest first: blobs overlapping in height, at
 /// least two of them glyph-sized, with the small pieces in their band
 /// (decimal points) and pieces stacked over each other merged (Å's ring).
@@ -565,6 +568,31 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
         }
         words.push(word);
     }
+    // A word too long for a label is two lines of text that meet: split
+    // where the baseline steps by more than half a glyph's height (3537f150cd:
+    // its "0.1 µm", broken into thin strokes, runs on into a larger "10"
+    // on a lower baseline).
+    let words: Vec<Vec<Blob>> = words
+        .into_iter()
+        .flat_map(|w| {
+            if w.len() <= MAX_GLYPHS {
+                return vec![w];
+            }
+            let mut heights: Vec<u32> = w.iter().map(Blob::h).collect();
+            heights.sort_unstable();
+            let typical = heights[heights.len() / 2];
+            let mut parts: Vec<Vec<Blob>> = vec![Vec::new()];
+            for g in w {
+                let part = parts.last_mut().unwrap();
+                if part.last().is_some_and(|p: &Blob| p.y1.abs_diff(g.y1) * 2 > typical) {
+                    parts.push(vec![g]);
+                } else {
+                    part.push(g);
+                }
+            }
+            parts
+        })
+        .collect();
     let near = |l: &Vec<Blob>| {
         let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
         let (lx0, lx1) = (l.iter().map(|g| g.x0).min().unwrap(), l.iter().map(|g| g.x1).max().unwrap());
@@ -577,7 +605,7 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
         (dy + dx, lx1 > bx0.saturating_sub(by) && lx0 < bx1 + by)
     };
     let mut candidates: Vec<Vec<Blob>> =
-        words.into_iter().filter(|l| (2..=10).contains(&l.len()) && near(l).1).collect();
+        words.into_iter().filter(|l| (2..=MAX_GLYPHS).contains(&l.len()) && near(l).1).collect();
     candidates.sort_by_key(|l| near(l).0);
     // Still two glyphs once stacked pieces are one (not a bar's end cap,
     // cut in two by the bar).
@@ -1043,6 +1071,34 @@ mod tests {
         assert_eq!(wide.len(), 3);
         let tight = complete(vec![digit(0), digit(13)], &[point(10)]);
         assert_eq!(tight.len(), 2);
+    }
+
+    #[test]
+    fn a_label_running_into_larger_text_is_cut_at_its_baseline() {
+        // 3537f150cd at its bar's grey: "0.1 µm" in thin strokes (a 0's two
+        // sides, a 1, the µ and the m in pieces, baseline 491) runs on
+        // into a larger "10…" on baseline 502: thirteen pieces, too many
+        // for a label, unless cut where the baseline steps.
+        let b = |x0, y0, x1, y1| Blob { x0, y0, x1, y1 };
+        let blobs = [
+            b(11, 471, 16, 490),
+            b(19, 473, 24, 489),
+            b(36, 471, 41, 491),
+            b(54, 478, 61, 496),
+            b(62, 478, 68, 491),
+            b(71, 478, 76, 491),
+            b(77, 477, 83, 491),
+            b(85, 477, 91, 491),
+            b(101, 475, 110, 502),
+            b(118, 474, 135, 502),
+            b(137, 475, 154, 502),
+            b(157, 483, 176, 502),
+            b(178, 483, 196, 502),
+        ];
+        let bar = Bar { bbox: [11, 499, 61, 501], length_px: 50.0, light: false };
+        let found = lines(&blobs, &bar, 512);
+        let label = found.first().expect("the label's line");
+        assert_eq!((label[0].x0, label.iter().map(|g| g.x1).max()), (11, Some(91)), "{found:?}");
     }
 
     #[test]
