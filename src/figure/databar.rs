@@ -316,13 +316,8 @@ fn ruler(blobs: &[Blob]) -> Vec<Blob> {
 fn text_lines(blobs: &[Blob]) -> Vec<Vec<Blob>> {
     // A run's span: the median top and bottom of its glyphs so far (a
     // descender or a tall neighbour does not stretch it into the next line).
-    let span = |l: &[Blob]| {
-        let median = |mut v: Vec<u32>| {
-            v.sort_unstable();
-            v[v.len() / 2]
-        };
-        (median(l.iter().map(|g| g.y0).collect()), median(l.iter().map(|g| g.y1).collect()))
-    };
+    let span =
+        |l: &[Blob]| (ocr::median(l.iter().map(|g| g.y0).collect()), ocr::median(l.iter().map(|g| g.y1).collect()));
     // Runs grow left to right, glyph by glyph: a glyph joins the run whose
     // last glyph is at most a height to its left and whose span holds its
     // middle or most of it (µ and p hang below). A label a few pixels lower

@@ -377,8 +377,8 @@ fn insets(img: &GrayImage, cutter: &Cutter, b: [u32; 4], options: &Options) -> V
 /// twice as high as the line is long (glyphs five times the height of a
 /// 12-pixel fleck are texture read as text).
 fn belongs(label: [u32; 4], line: [u32; 4]) -> bool {
-    let gap = |a0: u32, a1: u32, b0: u32, b1: u32| if a1 <= b0 { b0 - a1 } else { a0.saturating_sub(b1) };
-    let (dx, dy) = (gap(label[0], label[2], line[0], line[2]), gap(label[1], label[3], line[1], line[3]));
+    let dx = ocr::gap((label[0], label[2]), (line[0], line[2]));
+    let dy = ocr::gap((label[1], label[3]), (line[1], line[3]));
     let high = label[3] - label[1];
     dx.max(dy) <= high && high <= 2 * (line[2] - line[0])
 }

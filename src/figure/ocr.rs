@@ -518,6 +518,22 @@ pub(super) fn components(on: &[bool], w: usize, h: usize, diagonal: bool) -> Vec
     out
 }
 
+/// The middle of `values` (the upper of the two middle ones).
+pub(super) fn median(mut values: Vec<u32>) -> u32 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// How far apart two spans `[a0, a1)` and `[b0, b1)` of one axis are (0
+/// where they meet or overlap).
+pub(super) fn gap((a0, a1): (u32, u32), (b0, b1): (u32, u32)) -> u32 {
+    if a1 <= b0 {
+        b0 - a1
+    } else {
+        a0.saturating_sub(b1)
+    }
+}
+
 /// The most glyphs (and pieces of glyphs) a label line has.
 const MAX_GLYPHS: usize = 10;
 
@@ -553,9 +569,7 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
             continue;
         }
         l.sort_by_key(|g| g.x0);
-        let mut heights: Vec<u32> = l.iter().map(Blob::h).collect();
-        heights.sort_unstable();
-        let typical = heights[heights.len() / 2].max(1);
+        let typical = median(l.iter().map(Blob::h).collect()).max(1);
         let mut word: Vec<Blob> = Vec::new();
         for g in l {
             if g.h() * 2 < typical || g.h() > typical * 2 {
@@ -578,9 +592,7 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
             if w.len() <= MAX_GLYPHS {
                 return vec![w];
             }
-            let mut heights: Vec<u32> = w.iter().map(Blob::h).collect();
-            heights.sort_unstable();
-            let typical = heights[heights.len() / 2];
+            let typical = median(w.iter().map(Blob::h).collect());
             let mut parts: Vec<Vec<Blob>> = vec![Vec::new()];
             for g in w {
                 let part = parts.last_mut().unwrap();
@@ -596,8 +608,7 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
     let near = |l: &Vec<Blob>| {
         let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
         let (lx0, lx1) = (l.iter().map(|g| g.x0).min().unwrap(), l.iter().map(|g| g.x1).max().unwrap());
-        let dy = if u <= by0 { by0 - u } else { t.saturating_sub(by1) };
-        let dx = if lx1 < bx0 { bx0 - lx1 } else { lx0.saturating_sub(bx1) };
+        let (dy, dx) = (gap((t, u), (by0, by1)), gap((lx0, lx1), (bx0, bx1)));
         // Within half the bar's length of it, or a glyph's height beside a
         // bar shorter than that, or, on the bar's own rows, the line's own
         // width (JEOL prints `100nm` well to the right of its bar).
@@ -626,9 +637,7 @@ fn clear(line: &[Blob], p: &Blob) -> bool {
 
 fn complete(mut line: Vec<Blob>, blobs: &[Blob]) -> Vec<Blob> {
     let t = line.iter().map(|g| g.y0).min().unwrap();
-    let mut bottoms: Vec<u32> = line.iter().map(|g| g.y1).collect();
-    bottoms.sort_unstable();
-    let base = bottoms[bottoms.len() / 2];
+    let base = median(line.iter().map(|g| g.y1).collect());
     let (lx0, lx1) = (line.iter().map(|g| g.x0).min().unwrap(), line.iter().map(|g| g.x1).max().unwrap());
     let band = base.saturating_sub(t).max(1);
     // Decimal points: small, inside the line, sitting on its baseline,
