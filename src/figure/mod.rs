@@ -19,6 +19,7 @@ pub mod inset;
 pub mod ocr;
 pub mod scalebar;
 mod small;
+mod tiny;
 
 use image::GrayImage;
 use serde::Serialize;

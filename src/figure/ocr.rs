@@ -3,15 +3,18 @@
 //! next to the bar and each is matched to the nearest of templates rendered
 //! from common serif and sans fonts (`glyphs.bin`, written by
 //! `.ci/make-glyphs`), using its shape and its place in the text line.
+//! A label too small for its glyphs to be told apart is read whole
+//! ([`tiny`]).
 
 use std::sync::LazyLock;
 
 use image::GrayImage;
 
 use super::scalebar::Bar;
+use super::tiny;
 
 /// The scale-bar label vocabulary (`glyphs.bin`).
-const LABEL_CHARS: &[char] =
+pub(super) const LABEL_CHARS: &[char] =
     &['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', 'n', 'm', 'µ', 'u', 'Å', 'p'];
 /// The data-bar vocabulary (`text-glyphs.bin`); the same list as `TEXT_CHARS`
 /// in `.ci/make-glyphs`.
@@ -43,6 +46,15 @@ const OUTLINE: f32 = 60.0;
 /// band's height; a wider gap is where a point was lost (too faint or
 /// small to be a glyph).
 const POINT_GAP: f32 = 0.5;
+/// Lines whose digits are at most this many pixels high are read whole
+/// ([`tiny`]) when nothing else reads.
+const TINY_BAND: f32 = 10.0;
+/// The least height of a piece of a tiny glyph that makes a line.
+const TINY_GLYPH: u32 = 4;
+/// The most characters a tiny label has (`0.25µm`, `1000nm`).
+const TINY_CHARS: usize = 6;
+/// How many rows out from a bar its outline may reach.
+const OUTLINE_ROWS: u32 = 4;
 
 struct Template {
     /// Index into the set's characters.
@@ -74,6 +86,18 @@ impl Glyphs {
             .collect();
         Glyphs { chars, templates, crisp }
     }
+}
+
+/// The records of a template file whose records are a five-byte head and a
+/// body of `body(head)` bytes; stops at a record cut short.
+pub(super) fn records(bytes: &[u8], body: impl Fn([u8; 5]) -> usize) -> impl Iterator<Item = ([u8; 5], &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let head: [u8; 5] = bytes.get(at..at + 5)?.try_into().ok()?;
+        let record = bytes.get(at + 5..at + 5 + body(head))?;
+        at += 5 + record.len();
+        Some((head, record))
+    })
 }
 
 static LABEL: LazyLock<Glyphs> =
@@ -109,7 +133,7 @@ impl Label {
 /// [`plausible`]), a round value (1, 2, 2.5, 3, 4 or 5 times a power of
 /// ten, trailing zeros after a point allowed: `1.00`) in `nm` or `µm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grammar {
+pub(super) enum Grammar {
     Start,
     /// A leading 1, 3, 4 or 5, or a round value's zeros after it.
     Whole,
@@ -133,7 +157,7 @@ enum Grammar {
 }
 
 impl Grammar {
-    const ALL: [Grammar; 11] = [
+    pub(super) const ALL: [Grammar; 11] = [
         Grammar::Start,
         Grammar::Whole,
         Grammar::Two,
@@ -153,7 +177,7 @@ impl Grammar {
         matches!(self, Whole | Two | Zero | Trailing | FractionTwo)
     }
 
-    fn next(self, c: char) -> Option<Grammar> {
+    pub(super) fn next(self, c: char) -> Option<Grammar> {
         use Grammar::*;
         Some(match (self, c) {
             (Start, '1' | '3' | '4' | '5') => Whole,
@@ -344,11 +368,22 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let bar_level = mean(img, bar.bbox);
     // Background: the pixels just around the bar, or those beyond them
     // where they are an outline drawn round the bar (further from its grey
-    // than the picture beyond).
+    // than the picture beyond): all round it, or in the rows right above
+    // and below it (a one-pixel outline, or one set off from the bar by a
+    // row of the picture, hardly moves the ring's mean).
     let grow = |by: u32| [bx0.saturating_sub(by), by0.saturating_sub(by), (bx1 + by).min(w), (by1 + by).min(h)];
     let inner = ring_mean(img, grow(3), bar.bbox);
     let outer = ring_mean(img, grow(7), grow(3));
-    let bg = if (inner - bar_level).abs() > (outer - bar_level).abs() + OUTLINE { outer } else { inner };
+    let off = |v: f32| (v - bar_level).abs();
+    let furthest = |ys: std::ops::Range<u32>| {
+        ys.map(|y| mean(img, [bx0, y, bx1, y + 1])).max_by(|a, b| off(*a).total_cmp(&off(*b)))
+    };
+    let edge = match (furthest(by0.saturating_sub(3)..by0), furthest(by1..(by1 + 3).min(h))) {
+        (Some(above), Some(below)) => (above + below) / 2.0,
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => inner,
+    };
+    let bg = if off(inner).max(off(edge)) > off(outer) + OUTLINE { outer } else { inner };
     // A ruler's ink is its ticks, not the background between them.
     let pixels = || (by0..by1).flat_map(|y| (bx0..bx1).map(move |x| img.get_pixel(x, y)[0] as f32));
     let tick = if bar.light { pixels().fold(0.0, f32::max) } else { pixels().fold(255.0, f32::min) };
@@ -376,6 +411,11 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // How far a grey is from the background towards the ink (0–1).
     let level_for = |ink_level: f32| move |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
+    let mut tiny_lines: Vec<(Vec<Blob>, f32)> = Vec::new();
+    // The bar and its outline are never ink: glyphs set on an outline
+    // would join it into one blob too wide to read.
+    let outline = outline_rows(img, bar.bbox, bg, (bar_level - bg).abs());
+    let masked = |x: u32, y: u32| x + 1 >= bx0 && x <= bx1 && ((y + 1 >= by0 && y <= by1) || outline.contains(&y));
     // Glyphs are looked for a bar's length further to each side: a line
     // that starts near the bar may run on past the region (a `200 nm` in a
     // box beside the bar); lines wholly beyond are never near enough.
@@ -388,8 +428,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         for y in 0..rh {
             for x in 0..rw {
                 let (ix, iy) = (glyphs[0] + x as u32, glyphs[1] + y as u32);
-                let on_bar = ix + 1 >= bx0 && ix <= bx1 && iy + 1 >= by0 && iy <= by1;
-                ink[y * rw + x] = !on_bar && level(img.get_pixel(ix, iy)[0]) > 0.5;
+                ink[y * rw + x] = !masked(ix, iy) && level(img.get_pixel(ix, iy)[0]) > 0.5;
             }
         }
         let blobs: Vec<Blob> = components(&ink, rw, rh, true)
@@ -400,7 +439,12 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             // with its tick), not a glyph.
             .filter(|b| b.w() <= 4 * b.h())
             .collect();
-        candidates.extend(lines(&blobs, bar, h).into_iter().take(3).map(|l| (l, ink_level)));
+        // Label glyphs are at least 1.5% of the panel's height; smaller
+        // blobs are texture (decimal points are added back in `complete`),
+        // or tiny text broken apart, read whole.
+        candidates.extend(lines(&blobs, bar, h, (h * 3 / 200).max(6)).into_iter().take(3).map(|l| (l, ink_level)));
+        let small = lines(&blobs, bar, h, TINY_GLYPH).into_iter().filter(|l| Band::of(l).height() <= TINY_BAND);
+        tiny_lines.extend(small.take(3).map(|l| (l, ink_level)));
     }
     let label = |line: &[Blob], text: String, read: Option<(f64, String)>, confidence: f64| {
         let bbox = Blob::around(line).bbox();
@@ -438,7 +482,96 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     if let Some((_, line, read, text)) = decoded.filter(|(cost, ..)| *cost <= DECODE_COST) {
         return Some(label(line, text, Some(read), DECODED));
     }
+    // Tiny text, read whole where its glyphs could not be told apart.
+    let tiny = tiny_lines
+        .iter()
+        .filter_map(|(line, ink_level)| {
+            let r = read_tiny(img, line, bg, *ink_level, &masked)?;
+            let read = parse(&r.text)?;
+            (r.text.chars().count() <= TINY_CHARS && plausible(&r.text, &read)).then_some((read, r))
+        })
+        .min_by(|a, b| a.1.residual.total_cmp(&b.1.residual));
+    if let Some((read, r)) = tiny.filter(|(_, r)| r.residual <= tiny::FIT) {
+        let (value, unit) = read;
+        return Some(Label { value: Some(value), unit: Some(unit), text: r.text, bbox: r.bbox, confidence: DECODED });
+    }
     parsed.or(fallback)
+}
+
+/// Reads `line` whole as tiny text ([`tiny`]): the strip its glyphs stand
+/// in, and on to each side to the next gap wider than a space (a glyph
+/// broken into specks too small to be in the line, a word beside it), in
+/// the coverage from the background `bg`
+/// to the ink's own grey (the most extreme twentieth of the line's box, when
+/// it lies the way of `ink_level`: tiny antialiased strokes seldom reach the
+/// grey of a bar), `masked` pixels blank.
+fn read_tiny(
+    img: &GrayImage,
+    line: &[Blob],
+    bg: f32,
+    ink_level: f32,
+    masked: &impl Fn(u32, u32) -> bool,
+) -> Option<tiny::Reading> {
+    let band = Band::of(line);
+    let Blob { x0, x1, .. } = Blob::around(line);
+    let mut greys: Vec<f32> = (band.top..band.base)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .filter(|&(x, y)| !masked(x, y))
+        .map(|(x, y)| img.get_pixel(x, y)[0] as f32)
+        .collect();
+    greys.sort_by(|a, b| (a - bg).abs().total_cmp(&(b - bg).abs()));
+    let own = greys.get(greys.len() * 19 / 20).copied().filter(|v| (v - bg) * (ink_level - bg) > 0.0);
+    let ink = own.unwrap_or(ink_level);
+    let (w, h) = img.dimensions();
+    let coverage = |x: u32, y: u32| {
+        if x < w && y < h && !masked(x, y) {
+            ((img.get_pixel(x, y)[0] as f32 - bg) / (ink - bg)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    // Out to each side until a gap wider than a space between words (two
+    // digit heights of columns without ink), at most six digit heights.
+    let digit = band.base - band.top;
+    let inked = |x: u32| (band.top..band.base).any(|y| coverage(x, y) > 0.5);
+    // The last column before such a gap, going outwards over `columns`.
+    let reach = |columns: &mut dyn Iterator<Item = u32>, from: u32| {
+        let (mut last, mut blank) = (from, 0);
+        for x in columns.take(6 * digit as usize) {
+            if blank >= 2 * digit {
+                break;
+            }
+            last = x;
+            blank = if inked(x) { 0 } else { blank + 1 };
+        }
+        last
+    };
+    let (left, right) = (reach(&mut (0..x0).rev(), x0), reach(&mut (x1..w), x1 - 1));
+    tiny::read(&coverage, left, right + 1, band.top, band.base)
+}
+
+/// Rows along the bar, up to [`OUTLINE_ROWS`] out from it, that stand off
+/// the background `bg` (by a quarter of the bar's `contrast`) over nearly
+/// its whole length: its outline and blurred edges, never text. Rows that
+/// hardly do are passed over (the picture between a bar and its outline);
+/// the first row that partly does (a label's glyphs) ends the search.
+fn outline_rows(img: &GrayImage, [bx0, by0, bx1, by1]: [u32; 4], bg: f32, contrast: f32) -> Vec<u32> {
+    let len = (bx1 - bx0) as usize;
+    let off = |y: u32| (bx0..bx1).filter(|&x| (img.get_pixel(x, y)[0] as f32 - bg).abs() > contrast / 4.0).count();
+    let above = (1..=OUTLINE_ROWS).map_while(|d| by0.checked_sub(d));
+    let below = (0..OUTLINE_ROWS).map(|d| by1 + d).take_while(|&y| y < img.height());
+    let mut rows = Vec::new();
+    for side in [above.collect::<Vec<u32>>(), below.collect()] {
+        for y in side {
+            let n = off(y) * 10;
+            if n >= len * 9 {
+                rows.push(y);
+            } else if n > len {
+                break;
+            }
+        }
+    }
+    rows
 }
 
 /// A stroke rising from (or hanging from) an end of the bar, over the
@@ -538,14 +671,14 @@ pub(super) fn gap((a0, a1): (u32, u32), (b0, b1): (u32, u32)) -> u32 {
 const MAX_GLYPHS: usize = 10;
 
 /// Text lines near the bar, nearest first: blobs overlapping in height, at
-/// least two of them glyph-sized, with the small pieces in their band
-/// (decimal points) and pieces stacked over each other merged (Å's ring).
-fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32) -> Vec<Vec<Blob>> {
+/// least two of them glyph-sized (`lo` pixels high or more), with the small
+/// pieces in their band (decimal points) and pieces stacked over each other
+/// merged (Å's ring).
+fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32, lo: u32) -> Vec<Vec<Blob>> {
     let [bx0, by0, bx1, by1] = bar.bbox;
-    // Label glyphs are 1.5–12% of the panel's height; smaller blobs are
-    // texture (decimal points are added back in `complete`).
+    // Label glyphs are at most 12% of the panel's height.
     let len = bx1 - bx0;
-    let (lo, hi) = ((panel_h * 3 / 200).max(6), (panel_h * 12 / 100).max(24).max(len * 6 / 10));
+    let hi = (panel_h * 12 / 100).max(24).max(len * 6 / 10);
     let mut tall: Vec<&Blob> = blobs.iter().filter(|b| (lo..=hi).contains(&b.h())).collect();
     tall.sort_by_key(|b| b.y0 + b.y1);
     let mut lines: Vec<Vec<Blob>> = Vec::new();
@@ -1105,9 +1238,31 @@ mod tests {
             b(178, 483, 196, 502),
         ];
         let bar = Bar { bbox: [11, 499, 61, 501], length_px: 50.0, light: false };
-        let found = lines(&blobs, &bar, 512);
+        let found = lines(&blobs, &bar, 512, 7);
         let label = found.first().expect("the label's line");
         assert_eq!((label[0].x0, label.iter().map(|g| g.x1).max()), (11, Some(91)), "{found:?}");
+    }
+
+    #[test]
+    fn an_outline_round_a_bar_is_no_text() {
+        // A white bar (rows 20-23) in a dark outline (rows 18 and 25, with a
+        // row of the grey picture between it and the bar above), a glyph's
+        // foot standing on the outline at row 17.
+        let img = GrayImage::from_fn(60, 40, |x, y| {
+            let v = match y {
+                20..=23 if (10..50).contains(&x) => 250,
+                18 | 25 if (9..51).contains(&x) => 60,
+                17 if (12..15).contains(&x) => 60,
+                _ => 190,
+            };
+            image::Luma([v])
+        });
+        assert_eq!(outline_rows(&img, [10, 20, 50, 24], 190.0, 60.0), vec![18, 25]);
+        // No outline: the rows round the bar are the picture's.
+        let plain = GrayImage::from_fn(60, 40, |x, y| {
+            image::Luma([if (20..24).contains(&y) && (10..50).contains(&x) { 250 } else { 190 }])
+        });
+        assert!(outline_rows(&plain, [10, 20, 50, 24], 190.0, 60.0).is_empty());
     }
 
     #[test]

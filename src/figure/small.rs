@@ -34,23 +34,15 @@ struct Template {
 
 static TEMPLATES: LazyLock<Vec<Template>> = LazyLock::new(|| {
     let chars: Vec<char> = TEXT_CHARS.chars().collect();
-    let bytes = include_bytes!("small-glyphs.bin");
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 5 <= bytes.len() {
-        let [ch, cap, w, h, top] = [0, 1, 2, 3, 4].map(|i| bytes[at + i]);
-        let end = at + 5 + 2 * w as usize;
-        let Some(cols) = bytes.get(at + 5..end) else { break };
-        out.push(Template {
+    ocr::records(include_bytes!("small-glyphs.bin"), |[_, _, w, ..]| 2 * w as usize)
+        .map(|([ch, cap, _, h, top], cols)| Template {
             ch: chars[ch as usize],
             cap,
             top: top as i8,
             height: h,
             cols: cols.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect(),
-        });
-        at = end;
-    }
-    out
+        })
+        .collect()
 });
 
 /// Rows read above the capitals and below the baseline (accents,
