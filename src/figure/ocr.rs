@@ -88,6 +88,11 @@ impl Glyphs {
     }
 }
 
+/// How far a grey is from the background `bg` towards the ink `ink` (0–1).
+fn toward(bg: f32, ink: f32) -> impl Fn(u8) -> f32 {
+    move |v| ((v as f32 - bg) / (ink - bg)).clamp(0.0, 1.0)
+}
+
 /// The records of a template file whose records are a five-byte head and a
 /// body of `body(head)` bytes; stops at a record cut short.
 pub(super) fn records(bytes: &[u8], body: impl Fn([u8; 5]) -> usize) -> impl Iterator<Item = ([u8; 5], &[u8])> {
@@ -171,6 +176,11 @@ impl Grammar {
         Grammar::Done,
     ];
 
+    /// The state's place in [`Grammar::ALL`] (the order it is declared in).
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+
     /// The last character read was a digit.
     fn after_digit(self) -> bool {
         use Grammar::*;
@@ -227,7 +237,7 @@ fn decode(
     let total: f32 = line.iter().map(|g| g.w() as f32).sum::<f32>().max(1.0);
     // cost[i][s]: the least cost of reading glyphs ..i ending in state s.
     let states = Grammar::ALL.len();
-    let index = |s: Grammar| Grammar::ALL.iter().position(|x| *x == s).expect("every state is listed");
+    let index = Grammar::index;
     let mut cost = vec![vec![f32::INFINITY; states]; n + 1];
     let mut back: Vec<Vec<Option<Back>>> = vec![vec![None; states]; n + 1];
     cost[0][index(Grammar::Start)] = 0.0;
@@ -408,8 +418,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // Candidate lines of both colours, nearest first within each colour;
     // last, text of the bar's colour at half its contrast (thin strokes of
     // small anti-aliased text never reach the bar's grey).
-    // How far a grey is from the background towards the ink (0–1).
-    let level_for = |ink_level: f32| move |v: u8| ((v as f32 - bg) / (ink_level - bg)).clamp(0.0, 1.0);
+    let level_for = |ink_level: f32| toward(bg, ink_level);
     let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
     let mut tiny_lines: Vec<(Vec<Blob>, f32)> = Vec::new();
     // The bar and its outline are never ink: glyphs set on an outline
@@ -523,9 +532,10 @@ fn read_tiny(
     let own = greys.get(greys.len() * 19 / 20).copied().filter(|v| (v - bg) * (ink_level - bg) > 0.0);
     let ink = own.unwrap_or(ink_level);
     let (w, h) = img.dimensions();
+    let level = toward(bg, ink);
     let coverage = |x: u32, y: u32| {
         if x < w && y < h && !masked(x, y) {
-            ((img.get_pixel(x, y)[0] as f32 - bg) / (ink - bg)).clamp(0.0, 1.0)
+            level(img.get_pixel(x, y)[0])
         } else {
             0.0
         }
@@ -1074,7 +1084,7 @@ pub fn tesseract(img: &GrayImage, bar: [u32; 4]) -> Option<(f64, String)> {
         if (ink - bg).abs() < 30.0 {
             v as f32 / 255.0
         } else {
-            1.0 - ((v as f32 - bg) / (ink - bg)).clamp(0.0, 1.0)
+            1.0 - toward(bg, ink)(v)
         }
     };
     let crop = GrayImage::from_fn(r[2] - r[0], r[3] - r[1], |x, y| {
@@ -1263,6 +1273,21 @@ mod tests {
             image::Luma([if (20..24).contains(&y) && (10..50).contains(&x) { 250 } else { 190 }])
         });
         assert!(outline_rows(&plain, [10, 20, 50, 24], 190.0, 60.0).is_empty());
+    }
+
+    #[test]
+    fn a_template_file_cut_short_keeps_its_whole_records() {
+        // Heads say 2 and 3 body bytes; the third record is cut in its body,
+        // a fourth in its head.
+        let bytes = [[2, 0, 0, 0, 0, 7, 7].as_slice(), &[3, 0, 0, 0, 0, 8, 8, 8], &[2, 0, 0, 0, 0, 9]].concat();
+        let read: Vec<_> = records(&bytes, |[n, ..]| n as usize).collect();
+        assert_eq!(read, vec![([2, 0, 0, 0, 0], [7, 7].as_slice()), ([3, 0, 0, 0, 0], [8, 8, 8].as_slice())]);
+        assert_eq!(records(&bytes[..3], |_| 0).count(), 0);
+    }
+
+    #[test]
+    fn grammar_states_index_their_list() {
+        assert!(Grammar::ALL.iter().enumerate().all(|(i, s)| s.index() == i));
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn read_strip(coverage: &impl Fn(u32, u32) -> f32, x0: u32, x1: u32, top: u32, b
     }
     // cost[x][s]: the least cost of explaining columns ..x ending in state s.
     let states = Grammar::ALL.len();
-    let index = |s: Grammar| Grammar::ALL.iter().position(|x| *x == s).expect("every state is listed");
+    let index = Grammar::index;
     type Back = (usize, usize, Option<char>);
     let mut cost = vec![vec![f32::INFINITY; states]; n + 1];
     let mut back: Vec<Vec<Option<Back>>> = vec![vec![None; states]; n + 1];
@@ -228,6 +228,16 @@ mod tests {
         cols.retain(|c| c.iter().any(|v| *v > 0.0));
         let r = read_set(&cols, top, base).expect("a reading");
         assert_eq!(r.text, "100nm", "{r:?}");
+    }
+
+    #[test]
+    fn a_strip_at_the_picture_edge_or_empty_reads_nothing() {
+        let (cols, _, _) = set("50 nm", 7, 0.0);
+        // Digits on the top row: no room above them for the strip.
+        assert_eq!(read_set(&cols, 0, 7), None);
+        assert_eq!(read_set(&cols, 1, 1), None);
+        let coverage = |_: u32, _: u32| 1.0;
+        assert_eq!(read(&coverage, 10, 10, 4, 11), None);
     }
 
     #[test]
