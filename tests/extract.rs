@@ -454,6 +454,14 @@ fn real_panels_scale_bars() {
         assert!(bar.confidence <= 0.2, "{file}: {bar:?}");
     }
 
+    // Labels among specks of texture that chain every row near them into
+    // one line: read in the rows their glyphs share (a serif "5 nm"; "35
+    // nm", not a round value, so read glyph by glyph).
+    for (file, value) in [("5addfe7111.png", 5.0), ("74391d74bd.png", 35.0)] {
+        let bar = panel(file)[0].scale_bar.clone().unwrap();
+        assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
+    }
+
     // Dark grey text under a white bar on a grey picture: the other colour's
     // ink is as dark as the region's darkest pixels, not as dark as the bar
     // is light.

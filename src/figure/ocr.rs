@@ -344,6 +344,9 @@ impl Blob {
     pub fn w(&self) -> u32 {
         self.x1 - self.x0
     }
+    fn mid_y(&self) -> u32 {
+        (self.y0 + self.y1) / 2
+    }
 
     /// The smallest box around `glyphs` (not empty).
     pub fn around(glyphs: &[Blob]) -> Blob {
@@ -419,7 +422,12 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // last, text of the bar's colour at half its contrast (thin strokes of
     // small anti-aliased text never reach the bar's grey).
     let level_for = |ink_level: f32| toward(bg, ink_level);
-    let mut candidates: Vec<(Vec<Blob>, f32)> = Vec::new();
+    // Lines as found for the label grammar, and with the rows that chain
+    // through texture split for reading glyph by glyph (5addfe7111's
+    // "5 nm" among specks): the grammar reads some length out of nearly any
+    // row of texture, and split rows would give it more of them.
+    let mut found: Vec<(Vec<Blob>, f32)> = Vec::new();
+    let mut split: Vec<(Vec<Blob>, f32)> = Vec::new();
     let mut tiny_lines: Vec<(Vec<Blob>, f32)> = Vec::new();
     // The bar and its outline are never ink: glyphs set on an outline
     // would join it into one blob too wide to read.
@@ -451,8 +459,10 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         // Label glyphs are at least 1.5% of the panel's height; smaller
         // blobs are texture (decimal points are added back in `complete`),
         // or tiny text broken apart, read whole.
-        candidates.extend(lines(&blobs, bar, h, (h * 3 / 200).max(6)).into_iter().take(3).map(|l| (l, ink_level)));
-        let small = lines(&blobs, bar, h, TINY_GLYPH).into_iter().filter(|l| Band::of(l).height() <= TINY_BAND);
+        let lo = (h * 3 / 200).max(6);
+        found.extend(lines(&blobs, bar, h, lo, false).into_iter().take(3).map(|l| (l, ink_level)));
+        split.extend(lines(&blobs, bar, h, lo, true).into_iter().take(3).map(|l| (l, ink_level)));
+        let small = lines(&blobs, bar, h, TINY_GLYPH, false).into_iter().filter(|l| Band::of(l).height() <= TINY_BAND);
         tiny_lines.extend(small.take(3).map(|l| (l, ink_level)));
     }
     let label = |line: &[Blob], text: String, read: Option<(f64, String)>, confidence: f64| {
@@ -467,7 +477,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // first that reads glyph by glyph as any length; else the nearest
     // line's text, unparsed.
     let (mut parsed, mut fallback) = (None, None);
-    for (line, ink_level) in &candidates {
+    for (line, ink_level) in &split {
         let level = level_for(*ink_level);
         let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
         match parse(&text) {
@@ -480,7 +490,7 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
             }
         }
     }
-    let decoded = candidates
+    let decoded = found
         .iter()
         .filter_map(|(line, ink_level)| {
             let level = level_for(*ink_level);
@@ -683,24 +693,36 @@ const MAX_GLYPHS: usize = 10;
 /// Text lines near the bar, nearest first: blobs overlapping in height, at
 /// least two of them glyph-sized (`lo` pixels high or more), with the small
 /// pieces in their band (decimal points) and pieces stacked over each other
-/// merged (Å's ring).
-fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32, lo: u32) -> Vec<Vec<Blob>> {
+/// merged (Å's ring); `split` as in the rows below.
+fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32, lo: u32, split: bool) -> Vec<Vec<Blob>> {
     let [bx0, by0, bx1, by1] = bar.bbox;
     // Label glyphs are at most 12% of the panel's height.
     let len = bx1 - bx0;
     let hi = (panel_h * 12 / 100).max(24).max(len * 6 / 10);
     let mut tall: Vec<&Blob> = blobs.iter().filter(|b| (lo..=hi).contains(&b.h())).collect();
     tall.sort_by_key(|b| b.y0 + b.y1);
-    let mut lines: Vec<Vec<Blob>> = Vec::new();
-    for b in tall {
-        match lines.iter_mut().find(|l| {
-            let (t, u) = (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
-            b.y0 < u && b.y1 > t && (b.y0 + b.y1) / 2 >= t && (b.y0 + b.y1) / 2 <= u
-        }) {
-            Some(l) => l.push(*b),
-            None => lines.push(vec![*b]),
-        }
-    }
+    // Blobs overlapping a line's rows, their middles inside them; where
+    // asked, a line this chains through texture (taller than twice its
+    // typical blob) is split into the rows its blobs share: each joins the
+    // first whose shared rows hold its middle and whose middle it holds.
+    let extent = |l: &[Blob]| (l.iter().map(|g| g.y0).min().unwrap(), l.iter().map(|g| g.y1).max().unwrap());
+    let lines = rows(tall.into_iter().copied(), |l, b| {
+        let (t, u) = extent(l);
+        b.y0 < u && b.y1 > t && b.mid_y() >= t && b.mid_y() <= u
+    });
+    let lines: Vec<Vec<Blob>> = lines
+        .into_iter()
+        .flat_map(|l| {
+            let (t, u) = extent(&l);
+            if !split || u - t <= 2 * median(l.iter().map(Blob::h).collect()) {
+                return vec![l];
+            }
+            rows(l, |l, b| {
+                let (t, u) = (l.iter().map(|g| g.y0).max().unwrap(), l.iter().map(|g| g.y1).min().unwrap());
+                (t..=u).contains(&b.mid_y()) && (b.y0..=b.y1).contains(&((t + u) / 2))
+            })
+        })
+        .collect();
     // Split each line into words of glyphs of similar height with small gaps,
     // leaving out what spans the middles of two or more of its glyphs (a
     // particle's rim curving over the label is no glyph).
@@ -764,6 +786,19 @@ fn lines(blobs: &[Blob], bar: &Bar, panel_h: u32, lo: u32) -> Vec<Vec<Blob>> {
     // Still two glyphs once stacked pieces are one (not a bar's end cap,
     // cut in two by the bar).
     candidates.into_iter().map(|l| complete(l, blobs)).filter(|l| l.len() >= 2).collect()
+}
+
+/// `blobs` in rows, in order: each joins the first row that `joins` it, or
+/// starts one.
+fn rows(blobs: impl IntoIterator<Item = Blob>, joins: impl Fn(&[Blob], &Blob) -> bool) -> Vec<Vec<Blob>> {
+    let mut rows: Vec<Vec<Blob>> = Vec::new();
+    for b in blobs {
+        match rows.iter_mut().find(|r| joins(r, &b)) {
+            Some(r) => r.push(b),
+            None => rows.push(vec![b]),
+        }
+    }
+    rows
 }
 
 /// A point has room between the glyphs either side of it: their gap is
@@ -1248,9 +1283,44 @@ mod tests {
             b(178, 483, 196, 502),
         ];
         let bar = Bar { bbox: [11, 499, 61, 501], length_px: 50.0, light: false };
-        let found = lines(&blobs, &bar, 512, 7);
+        let found = lines(&blobs, &bar, 512, 7, false);
         let label = found.first().expect("the label's line");
         assert_eq!((label[0].x0, label.iter().map(|g| g.x1).max()), (11, Some(91)), "{found:?}");
+    }
+
+    #[test]
+    fn a_line_chained_through_texture_is_split_into_its_rows() {
+        // 5addfe7111 at its bar's grey: a serif "5" and an "nm" (baseline
+        // 491) among specks whose overlapping rows chain them all, from row
+        // 454 to 504, into one line; the specks' small heights made the gap
+        // after the "5" look wide, and it was left out.
+        let b = |x0, y0, x1, y1| Blob { x0, y0, x1, y1 };
+        let blobs = [
+            b(147, 434, 151, 443),
+            b(107, 454, 111, 461),
+            b(172, 454, 184, 468),
+            b(167, 460, 169, 467),
+            b(191, 460, 200, 468),
+            b(196, 461, 206, 471),
+            b(95, 464, 105, 475),
+            b(208, 466, 211, 474),
+            b(194, 468, 201, 478),
+            b(177, 454, 201, 494),
+            b(159, 470, 174, 484),
+            b(13, 468, 27, 491),
+            b(47, 475, 62, 491),
+            b(63, 476, 80, 491),
+            b(107, 482, 118, 504),
+            b(119, 483, 126, 492),
+            b(126, 483, 132, 490),
+            b(116, 490, 134, 504),
+        ];
+        let bar = Bar { bbox: [12, 498, 71, 502], length_px: 59.0, light: false };
+        let starts = |split| -> Vec<Vec<u32>> {
+            lines(&blobs, &bar, 512, 7, split).iter().map(|l| l.iter().map(|g| g.x0).collect()).collect()
+        };
+        assert_eq!(starts(true).first(), Some(&vec![13, 47, 63]), "{:?}", starts(true));
+        assert!(!starts(false).iter().any(|l| l.contains(&13)), "{:?}", starts(false));
     }
 
     #[test]
