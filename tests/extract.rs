@@ -461,6 +461,12 @@ fn real_panels_scale_bars() {
         let bar = panel(file)[0].scale_bar.clone().unwrap();
         assert_eq!((bar.value, bar.unit.as_deref()), (Some(value), Some("nm")), "{file}: {bar:?}");
     }
+    // A speck on the baseline taken for a point ("100.um", its "n" as near a
+    // "u" as an "n"): read again as the label grammar allows, keeping the
+    // value.
+    let bar = panel("6d1574872b.png")[0].scale_bar.clone().unwrap();
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
+    assert!(bar.confidence <= 0.2, "{bar:?}");
 
     // Dark grey text under a white bar on a grey picture: the other colour's
     // ink is as dark as the region's darkest pixels, not as dark as the bar

@@ -313,7 +313,18 @@ fn plausible(text: &str, (value, _): &(f64, String)) -> bool {
     let round = [1.0, 2.0, 2.5, 3.0, 4.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
     let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let leading_zero = t.starts_with('0') && !t.starts_with("0.");
-    round && !leading_zero && (t.ends_with("nm") || t.ends_with("µm") || t.ends_with("um"))
+    round && !leading_zero && !open_point(&t) && (t.ends_with("nm") || t.ends_with("µm") || t.ends_with("um"))
+}
+
+/// The number in `text` ends in a point with no digit after it (`100.um`:
+/// a speck taken for a point).
+fn open_point(text: &str) -> bool {
+    let number: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .collect();
+    number.ends_with(['.', ','])
 }
 
 /// A length in `unit` (`pm`, `Å`, `nm`, `µm`, `mm`) in nanometres.
@@ -471,24 +482,39 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
         Label { value, unit, text, bbox, confidence }
     };
     // The first line that reads glyph by glyph as a length a scale bar
-    // would show; else the line the label grammar reads as one at least
+    // would show; else the first that reads as any length, when a speck
+    // was taken for a point after its number and the label grammar reads
+    // it as the same value; else the line the label grammar reads as one at least
     // cost, when its glyphs fit their templates well enough
     // ([`DECODE_COST`]; never trusted more than [`DECODED`]); else the
     // first that reads glyph by glyph as any length; else the nearest
     // line's text, unparsed.
     let (mut parsed, mut fallback) = (None, None);
+    let mut pointed = None;
     for (line, ink_level) in &split {
         let level = level_for(*ink_level);
         let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
         match parse(&text) {
             Some(read) if plausible(&text, &read) => return Some(label(line, text, Some(read), margin)),
             Some(read) => {
+                if parsed.is_none() && open_point(&text) {
+                    pointed = Some((line.clone(), *ink_level, read.0));
+                }
                 parsed.get_or_insert_with(|| label(line, text, Some(read), margin));
             }
             None => {
                 fallback.get_or_insert_with(|| label(line, text, None, 0.0));
             }
         }
+    }
+    // (6d1574872b's `100.um`: the grammar also weighs its `u` against `n`.)
+    let repaired = pointed.and_then(|(line, ink_level, value)| {
+        let (text, cost) = decode(&LABEL, img, &line, Band::of(&line), &level_for(ink_level))?;
+        let read = parse(&text).filter(|r| r.0 == value && cost <= DECODE_COST)?;
+        Some(label(&line, text, Some(read), DECODED))
+    });
+    if let Some(repaired) = repaired {
+        return Some(repaired);
     }
     let decoded = found
         .iter()
@@ -1201,6 +1227,8 @@ mod tests {
         // Spaces a glyph read puts round a point are no leading zero.
         assert!(kept("0 . 2 µm") && !kept("0 50 nm"));
         assert!(!reads("1.nm"));
+        // A point with no digit after it is a speck, not part of the value.
+        assert!(!kept("100.um") && !kept("100 . nm") && kept("100 nm"));
     }
 
     #[test]
