@@ -468,6 +468,13 @@ fn real_panels_scale_bars() {
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
     assert!(bar.confidence <= 0.2, "{bar:?}");
 
+    // A white block under four times as long as thick, tenth of the lines
+    // that break a bar's rules, beside its "100 nm" in a white box whose
+    // edge gives a speck read as a point before the number.
+    let bar = panel("404b0836f1.png")[0].scale_bar.clone().unwrap();
+    assert_eq!(bar.bbox, [12, 482, 81, 509], "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
+
     // Dark grey text under a white bar on a grey picture: the other colour's
     // ink is as dark as the region's darkest pixels, not as dark as the bar
     // is light.

@@ -398,8 +398,9 @@ fn on_frame(bar: [u32; 4], inset: [u32; 4]) -> bool {
 /// How many of the lines [`scalebar::Search::Unsure`] offers have their
 /// label read (with [`belongs`] strict about where a line's label lies, a
 /// few more than the first six: 6360a823da's outlined bar's white inside is
-/// its eighth)...
-const UNSURE_TRIES: usize = 8;
+/// its eighth, 404b0836f1's white block, under four times as long as thick,
+/// its tenth after the thin rims of spheres)...
+const UNSURE_TRIES: usize = 10;
 /// ...and how sure that reading must be (a reading through the label
 /// grammar is [`ocr::DECODED`]). The label must also lie clear of the line
 /// (a line through text is a stroke of it) and [`belongs`] to it.

@@ -493,12 +493,21 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     let mut pointed = None;
     for (line, ink_level) in &split {
         let level = level_for(*ink_level);
-        let (text, margin) = LABEL.line(img, line, Band::of(line), &level);
+        let (mut text, mut margin) = LABEL.line(img, line, Band::of(line), &level);
+        // Labels print `0.5`, not `.5`: a point first is a speck of the
+        // picture beside the label (404b0836f1's box edge), left out.
+        let line = match &line[..] {
+            [_, rest @ ..] if text.starts_with(['.', ',']) && rest.len() >= 2 => {
+                (text, margin) = LABEL.line(img, rest, Band::of(rest), &level);
+                rest
+            }
+            _ => line,
+        };
         match parse(&text) {
             Some(read) if plausible(&text, &read) => return Some(label(line, text, Some(read), margin)),
             Some(read) => {
                 if parsed.is_none() && open_point(&text) {
-                    pointed = Some((line.clone(), *ink_level, read.0));
+                    pointed = Some((line.to_vec(), *ink_level, read.0));
                 }
                 parsed.get_or_insert_with(|| label(line, text, Some(read), margin));
             }
