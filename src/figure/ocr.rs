@@ -484,8 +484,8 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // The first line that reads glyph by glyph as a length a scale bar
     // would show; else the first that reads as any length, when a speck
     // was taken for a point after its number and the label grammar reads
-    // it as the same value; else the line the label grammar reads as one at least
-    // cost, when its glyphs fit their templates well enough
+    // it as the same value; else the line the label grammar reads as one
+    // at least cost, when its glyphs fit their templates well enough
     // ([`DECODE_COST`]; never trusted more than [`DECODED`]); else the
     // first that reads glyph by glyph as any length; else the nearest
     // line's text, unparsed.
