@@ -475,6 +475,14 @@ fn real_panels_scale_bars() {
     assert_eq!(bar.bbox, [12, 482, 81, 509], "{bar:?}");
     assert_eq!((bar.value, bar.unit.as_deref()), (Some(100.0), Some("nm")), "{bar:?}");
 
+    // A one-row bar that its label's µ descender crosses, cutting it in two:
+    // the halves are one bar, and the half beyond the one read is no ink
+    // of the label (it had joined "µm" into one blob).
+    let bar = panel("2bc87a8698.png")[0].scale_bar.clone().unwrap();
+    assert_eq!(bar.bbox, [248, 507, 346, 508], "{bar:?}");
+    assert_eq!((bar.value, bar.unit.as_deref()), (Some(1.0), Some("µm")), "{bar:?}");
+    assert!((bar.length_px - 100.19).abs() < 0.5, "{bar:?}");
+
     // Dark grey text under a white bar on a grey picture: the other colour's
     // ink is as dark as the region's darkest pixels, not as dark as the bar
     // is light.

@@ -465,19 +465,32 @@ fn scale_bar_of(img: &GrayImage, b: [u32; 4], options: &Options) -> Option<Scale
     })
 }
 
+/// The widest stroke of a label that may cross its bar.
+const CROSSING: u32 = 6;
+
 /// A line and its label on the line's rows, joined with a line of the same
 /// grey on the label's other side when the two are halves of one bar
 /// printed round it ([`databar::halves_round`], as the data bar's halves
-/// are joined): the length runs from one half's outer end to the other's.
+/// are joined); or a line and a label over or under it that reaches within
+/// two rows of it, joined with a line of the same grey on the same rows at
+/// most [`CROSSING`] pixels off its end, under the label (halves of one bar
+/// a stroke of the label crosses). The length runs from one half's outer
+/// end to the other's.
 fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> scalebar::Bar {
-    let ([x0, y0, _, y1], l) = (bar.bbox, label.bbox);
-    if !(y0 < l[3] && l[1] < y1) {
-        return bar.clone();
-    }
-    let other = lines
-        .iter()
-        .filter(|o| o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3])
-        .find(|o| databar::halves_round(bar.bbox, o.bbox, l) || databar::halves_round(o.bbox, bar.bbox, l));
+    let ([x0, y0, x1, y1], l) = (bar.bbox, label.bbox);
+    let on_rows = y0 < l[3] && l[1] < y1;
+    // A stroke of the label crossing the bar cuts it in two where the
+    // label stands over or under it (2bc87a8698's µ descender): the halves
+    // meet under the label's columns, a stroke's width apart.
+    let crossed = |o: &scalebar::Bar| {
+        let (a, b) = if o.bbox[0] > x0 { (x1, o.bbox[0]) } else { (o.bbox[2], x0) };
+        let touches = l[3] + 2 >= y0 && l[1] <= y1 + 2;
+        touches && b >= a && b - a <= CROSSING && a >= l[0] && b <= l[2]
+    };
+    let other = lines.iter().filter(|o| o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3]).find(|o| {
+        (on_rows && (databar::halves_round(bar.bbox, o.bbox, l) || databar::halves_round(o.bbox, bar.bbox, l)))
+            || (!on_rows && crossed(o))
+    });
     let Some(other) = other else { return bar.clone() };
     let (left, right) = if other.bbox[0] > x0 { (bar, other) } else { (other, bar) };
     // Each half's box is wider than its length by its two blurred ends.
@@ -609,6 +622,30 @@ pub(crate) mod tests {
         // A label over the line, not on its rows, has no halves round it.
         let over = ocr::Label { bbox: [594, 490, 620, 500], ..label };
         assert_eq!(joined(&right, &over, &[left]), right);
+    }
+
+    #[test]
+    fn halves_a_label_stroke_crosses_are_one_bar() {
+        // 2bc87a8698: "1 µm" over a one-row bar whose µ descender reaches
+        // down through it, cutting it at columns 292-297.
+        let line = |x0, x1| scalebar::Bar { bbox: [x0, 507, x1, 508], length_px: (x1 - x0) as f64 - 1.0, light: true };
+        let label = ocr::Label {
+            value: Some(1.0),
+            unit: Some("µm".into()),
+            text: "1 um".into(),
+            confidence: 0.47,
+            bbox: [271, 490, 324, 505],
+        };
+        let (left, right) = (line(248, 292), line(297, 346));
+        let bar = joined(&right, &label, &[right.clone(), left.clone()]);
+        assert_eq!(bar.bbox, [248, 507, 346, 508]);
+        assert!((bar.length_px - 97.0).abs() < 1e-9, "{bar:?}");
+        // A label well over the bar reaches no stroke through it
+        // (707120d0f5's "100 nm" over a bar of one half and a speck's gap);
+        // nor are lines further apart than a stroke one bar.
+        let over = ocr::Label { bbox: [271, 470, 324, 490], ..label.clone() };
+        assert_eq!(joined(&right, &over, &[left]), right);
+        assert_eq!(joined(&right, &label, &[line(248, 288)]), right);
     }
 
     #[test]

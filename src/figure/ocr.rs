@@ -443,7 +443,14 @@ pub fn read(img: &GrayImage, bar: &Bar) -> Option<Label> {
     // The bar and its outline are never ink: glyphs set on an outline
     // would join it into one blob too wide to read.
     let outline = outline_rows(img, bar.bbox, bg, (bar_level - bg).abs());
-    let masked = |x: u32, y: u32| x + 1 >= bx0 && x <= bx1 && ((y + 1 >= by0 && y <= by1) || outline.contains(&y));
+    // Nor is the bar's row where it runs on past the bar's ends in its own
+    // grey: the other half of a bar a stroke of its label cuts in two
+    // (2bc87a8698's µ descender) would join the label's glyphs.
+    let mid = (by0 + by1) / 2;
+    let like_bar = |x: u32| (img.get_pixel(x, mid)[0] as f32 - bar_level).abs() * 2.0 < (bar_level - bg).abs();
+    let mx0 = (0..bx0).rev().take_while(|&x| like_bar(x)).last().unwrap_or(bx0);
+    let mx1 = (bx1..w).take_while(|&x| like_bar(x)).last().map_or(bx1, |x| x + 1);
+    let masked = |x: u32, y: u32| x + 1 >= mx0 && x <= mx1 && ((y + 1 >= by0 && y <= by1) || outline.contains(&y));
     // Glyphs are looked for a bar's length further to each side: a line
     // that starts near the bar may run on past the region (a `200 nm` in a
     // box beside the bar); lines wholly beyond are never near enough.
