@@ -482,14 +482,14 @@ fn joined(bar: &scalebar::Bar, label: &ocr::Label, lines: &[scalebar::Bar]) -> s
     // A stroke of the label crossing the bar cuts it in two where the
     // label stands over or under it (2bc87a8698's µ descender): the halves
     // meet under the label's columns, a stroke's width apart.
+    let touches = l[3] + 2 >= y0 && l[1] <= y1 + 2;
     let crossed = |o: &scalebar::Bar| {
         let (a, b) = if o.bbox[0] > x0 { (x1, o.bbox[0]) } else { (o.bbox[2], x0) };
-        let touches = l[3] + 2 >= y0 && l[1] <= y1 + 2;
-        touches && b >= a && b - a <= CROSSING && a >= l[0] && b <= l[2]
+        b >= a && b - a <= CROSSING && a >= l[0] && b <= l[2]
     };
     let other = lines.iter().filter(|o| o.light == bar.light && o.bbox[1] < y1 && y0 < o.bbox[3]).find(|o| {
         (on_rows && (databar::halves_round(bar.bbox, o.bbox, l) || databar::halves_round(o.bbox, bar.bbox, l)))
-            || (!on_rows && crossed(o))
+            || (!on_rows && touches && crossed(o))
     });
     let Some(other) = other else { return bar.clone() };
     let (left, right) = if other.bbox[0] > x0 { (bar, other) } else { (other, bar) };

@@ -1212,6 +1212,11 @@ pub fn parse(text: &str) -> Option<(f64, String)> {
 mod tests {
     use super::*;
 
+    /// A blob box, as the label reader's debug output lists them.
+    fn blob(x0: u32, y0: u32, x1: u32, y1: u32) -> Blob {
+        Blob { x0, y0, x1, y1 }
+    }
+
     #[test]
     fn parses_label_forms() {
         assert_eq!(parse("200 nm"), Some((200.0, "nm".into())));
@@ -1310,21 +1315,20 @@ mod tests {
         // sides, a 1, the µ and the m in pieces, baseline 491) runs on
         // into a larger "10…" on baseline 502: thirteen pieces, too many
         // for a label, unless cut where the baseline steps.
-        let b = |x0, y0, x1, y1| Blob { x0, y0, x1, y1 };
         let blobs = [
-            b(11, 471, 16, 490),
-            b(19, 473, 24, 489),
-            b(36, 471, 41, 491),
-            b(54, 478, 61, 496),
-            b(62, 478, 68, 491),
-            b(71, 478, 76, 491),
-            b(77, 477, 83, 491),
-            b(85, 477, 91, 491),
-            b(101, 475, 110, 502),
-            b(118, 474, 135, 502),
-            b(137, 475, 154, 502),
-            b(157, 483, 176, 502),
-            b(178, 483, 196, 502),
+            blob(11, 471, 16, 490),
+            blob(19, 473, 24, 489),
+            blob(36, 471, 41, 491),
+            blob(54, 478, 61, 496),
+            blob(62, 478, 68, 491),
+            blob(71, 478, 76, 491),
+            blob(77, 477, 83, 491),
+            blob(85, 477, 91, 491),
+            blob(101, 475, 110, 502),
+            blob(118, 474, 135, 502),
+            blob(137, 475, 154, 502),
+            blob(157, 483, 176, 502),
+            blob(178, 483, 196, 502),
         ];
         let bar = Bar { bbox: [11, 499, 61, 501], length_px: 50.0, light: false };
         let found = lines(&blobs, &bar, 512, 7, false);
@@ -1338,26 +1342,25 @@ mod tests {
         // 491) among specks whose overlapping rows chain them all, from row
         // 454 to 504, into one line; the specks' small heights made the gap
         // after the "5" look wide, and it was left out.
-        let b = |x0, y0, x1, y1| Blob { x0, y0, x1, y1 };
         let blobs = [
-            b(147, 434, 151, 443),
-            b(107, 454, 111, 461),
-            b(172, 454, 184, 468),
-            b(167, 460, 169, 467),
-            b(191, 460, 200, 468),
-            b(196, 461, 206, 471),
-            b(95, 464, 105, 475),
-            b(208, 466, 211, 474),
-            b(194, 468, 201, 478),
-            b(177, 454, 201, 494),
-            b(159, 470, 174, 484),
-            b(13, 468, 27, 491),
-            b(47, 475, 62, 491),
-            b(63, 476, 80, 491),
-            b(107, 482, 118, 504),
-            b(119, 483, 126, 492),
-            b(126, 483, 132, 490),
-            b(116, 490, 134, 504),
+            blob(147, 434, 151, 443),
+            blob(107, 454, 111, 461),
+            blob(172, 454, 184, 468),
+            blob(167, 460, 169, 467),
+            blob(191, 460, 200, 468),
+            blob(196, 461, 206, 471),
+            blob(95, 464, 105, 475),
+            blob(208, 466, 211, 474),
+            blob(194, 468, 201, 478),
+            blob(177, 454, 201, 494),
+            blob(159, 470, 174, 484),
+            blob(13, 468, 27, 491),
+            blob(47, 475, 62, 491),
+            blob(63, 476, 80, 491),
+            blob(107, 482, 118, 504),
+            blob(119, 483, 126, 492),
+            blob(126, 483, 132, 490),
+            blob(116, 490, 134, 504),
         ];
         let bar = Bar { bbox: [12, 498, 71, 502], length_px: 59.0, light: false };
         let starts = |split| -> Vec<Vec<u32>> {
